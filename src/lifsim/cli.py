@@ -1,0 +1,132 @@
+"""The ``lifsim`` command line.
+
+Every refused input prints one line on stderr naming the parameter and its allowed
+range, and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, engines
+from .errors import ParameterError
+from .model import METHODS, PRECISIONS
+
+ARTICLE_EXPERIMENTS = ("square", "noise", "synaptic")
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lifsim", description=(
+        "Simulate leaky integrate-and-fire neurons. Units: time ms, potential mV, current mA, "
+        "resistance Ω, rate Hz."), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"lifsim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _add_run(commands)
+    return parser
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run", help="run an experiment: the article's square, noise, synaptic, all three, or a TOML file",
+        description="Run an experiment and write EXPERIMENT.png (figure), EXPERIMENT.npz (time axis and "
+                    "traces) and EXPERIMENT.json (parameters and spikes) into --out.")
+    run.add_argument("experiment", metavar="EXPERIMENT",
+                     help="square, noise, synaptic (the article's experiments), all (those three), "
+                          "or the path of an experiment file (.toml)")
+    run.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
+                     help="directory for the figures and data files (default: %(default)s)")
+    run.add_argument("--seed", type=int, default=None, metavar="N",
+                     help="seed of every random draw, an integer >= 0 (default: the experiment's, "
+                          "else 2018: two runs without --seed are identical)")
+    run.add_argument("--engine", default=None, metavar="NAME",
+                     help=f"simulation engine: {', '.join(engines.engine_names())} (default: numpy)")
+    run.add_argument("--method", default=None, choices=METHODS,
+                     help="integration: article (forward Euler in the article's step order) or exact "
+                          "(exact propagators) (default: the experiment's, article for the article's)")
+    run.add_argument("--dt", type=float, default=None, metavar="MS",
+                     help="time step, ms, > 0 and <= tau_m with method article "
+                          "(default: the experiment's, 1 ms for the article's)")
+    run.add_argument("--duration", type=float, default=None, metavar="MS",
+                     help="simulated time, ms, >= dt (default: the experiment's, 200 ms for the article's)")
+    run.add_argument("--precision", default=None, choices=tuple(PRECISIONS),
+                     help="floating-point precision of the state (default: the experiment's, float32)")
+    run.add_argument("--neurons", type=int, default=None, metavar="N",
+                     help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return COMMANDS[args.command](args)
+    except ParameterError as error:
+        print(f"lifsim: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"lifsim: warning: {message}", file=sys.stderr)
+
+
+def _run(args) -> int:
+    from . import experiment
+    from .run import simulate
+
+    names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
+    overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
+                     seed=args.seed, precision=args.precision, neurons=args.neurons)
+    loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
+    args.out.mkdir(parents=True, exist_ok=True)
+    for exp in loaded:
+        result = simulate(exp.config, progress=not args.quiet)
+        written = write_outputs(exp, result, args.out)
+        if not args.quiet:
+            print(summary_text(exp, result, written))
+    return 0
+
+
+def write_outputs(exp, result, out_dir: Path) -> list[Path]:
+    """The figure, the arrays and the JSON description of one run; returns the paths."""
+    from .plotting import save
+
+    stem = out_dir / exp.config.name
+    png = save(result, exp.panels, stem.with_suffix(".png"), exp.title)
+    npz = stem.with_suffix(".npz")
+    np.savez_compressed(npz, **result.arrays())
+    js = stem.with_suffix(".json")
+    js.write_text(json.dumps(result.summary(), indent=1) + "\n")
+    return [png, npz, js]
+
+
+def summary_text(exp, result, written) -> str:
+    """A few lines for a person: spikes and rates per stimulus window, and the files."""
+    config = result.config
+    lines = [f"{config.name}: {result.spike_times_ms.size} spikes from {config.n_neurons} neuron(s) in "
+             f"{config.duration_ms:g} ms ({config.engine} engine, {config.method} method, dt {config.dt_ms:g} ms, "
+             f"seed {config.seed})"]
+    for start, stop in exp.windows():
+        times = result.spike_times_ms
+        count = int(np.count_nonzero((times > start) & (times <= stop)))
+        rate = count / (config.n_neurons * (stop - start) * 1e-3) if stop > start else 0.0
+        lines.append(f"  {start:g} < t <= {stop:g} ms: {count} spikes, {rate:.1f} Hz per neuron")
+    lines.append(f"  wrote {', '.join(str(p) for p in written)}")
+    return "\n".join(lines)
+
+
+COMMANDS = {"run": _run}

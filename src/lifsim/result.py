@@ -1,0 +1,84 @@
+"""The outcome of a run: sparse spikes, recorded traces, and what produced them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .params import UNITS
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`lifsim.simulate` returns.
+
+    Attributes:
+        config: the run's :class:`lifsim.RunConfig` (model, stimuli, dt, seed, ...).
+        t_ms: time of each recorded sample, ms, shape (samples,).
+        traces: variable name -> array (samples, recorded neurons); ``u`` in mV,
+            ``i_syn`` and ``i_in`` in mA.
+        recorded_neurons: indices of the neurons in the traces' columns.
+        spike_times_ms: output spike times, ms, sorted by time then neuron.
+        spike_neurons: the neuron of each output spike.
+        input_spikes: when recorded, ``times_ms``, ``neuron``, ``synapse`` and ``source``
+            arrays of the input spikes (sorted by time, neuron, synapse), else None.
+        weights: efficacies of each synaptic stimulus, arrays (N, m).
+        timings: seconds spent: ``wall_s`` (engine loop), ``input_s`` (input generation),
+            ``setup_s`` (engine start, compilation), ``total_s`` (the whole call).
+        final_state: the :class:`lifsim.LIFState` after the last step.
+    """
+
+    config: object
+    t_ms: np.ndarray
+    traces: dict
+    recorded_neurons: np.ndarray
+    spike_times_ms: np.ndarray
+    spike_neurons: np.ndarray
+    input_spikes: dict | None = None
+    weights: tuple = ()
+    timings: dict = field(default_factory=dict)
+    final_state: object = None
+
+    @property
+    def n_neurons(self) -> int:
+        return self.config.n_neurons
+
+    def spikes_of(self, neuron: int) -> np.ndarray:
+        """Spike times of one neuron, ms."""
+        return self.spike_times_ms[self.spike_neurons == neuron]
+
+    def count_in(self, start_ms: float, stop_ms: float, neuron: int | None = None) -> int:
+        """Output spikes with ``start <= t < stop`` (ms), of one neuron or of all."""
+        times = self.spike_times_ms if neuron is None else self.spikes_of(neuron)
+        return int(np.count_nonzero((times >= start_ms) & (times < stop_ms)))
+
+    def summary(self) -> dict:
+        """JSON-ready description: the configuration, the spikes and the input spikes."""
+        out = self.config.describe()
+        out["spikes"] = {"times_ms": _times(self.spike_times_ms), "neuron": self.spike_neurons.tolist()}
+        if self.input_spikes is not None:
+            out["input_spikes"] = {
+                "times_ms": _times(self.input_spikes["times_ms"]),
+                "neuron": self.input_spikes["neuron"].tolist(),
+                "synapse": self.input_spikes["synapse"].tolist(),
+            }
+        if self.weights:
+            out["weights"] = [w.tolist() for w in self.weights] if len(self.weights) > 1 else self.weights[0].tolist()
+        out["units"] = {**UNITS, "times_ms": "ms", "dt_ms": "ms", "duration_ms": "ms", "weights": "1"}
+        out["timings_s"] = {k: round(v, 6) for k, v in self.timings.items()}
+        return out
+
+    def arrays(self) -> dict:
+        """Arrays for an ``.npz`` file: ``t_ms``, each trace, the spikes and recorded neurons."""
+        out = {"t_ms": self.t_ms, "recorded_neurons": self.recorded_neurons,
+               "spike_times_ms": self.spike_times_ms, "spike_neurons": self.spike_neurons}
+        out.update(self.traces)
+        if self.input_spikes is not None:
+            out.update({f"input_spike_{k}": v for k, v in self.input_spikes.items()})
+        return out
+
+
+def _times(times_ms: np.ndarray) -> list:
+    # k·dt in binary floating point (0.30000000000000004): report to 1e-9 ms.
+    return np.round(times_ms, 9).tolist()

@@ -1,0 +1,331 @@
+"""Running a simulation: check everything, plan the chunks, drive an engine, collect.
+
+:func:`simulate` is the one entry point. All checks happen in :class:`RunConfig`
+and :func:`plan` before any input is drawn or any engine is started.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from . import engines
+from .errors import ParameterError, require_choice, require_int, require_range
+from .inputs import STIMULUS_KINDS, InputGenerator, steps_in
+from .model import (METHODS, PRECISIONS, SPIKE_OFFSET_STEPS, check_step, coefficients, refractory_steps,
+                    synaptic_decay)
+from .params import LIFParams
+from .recording import ChunkRecording, Record, sample_rows
+from .result import Result
+from .state import LIFState
+
+#: The seed of a run that names none, so that two runs without one are identical.
+DEFAULT_SEED = 2018
+#: Numbers per chunk of input (steps × neurons × draws per neuron-step), bounding chunk memory.
+CHUNK_ELEMENTS = 1 << 22
+#: Floor of the per neuron-step load when sizing chunks (spike and sample buffers).
+MIN_LOAD = 1.0 / 64
+#: Spike storage is estimated at the refractory-limited rate, at most this, Hz.
+SPIKE_RATE_CEILING_HZ = 500.0
+#: Bytes kept per output spike (step, neuron and time arrays).
+BYTES_PER_SPIKE = 24
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A complete, checked description of one run.
+
+    Attributes:
+        model: :class:`LIFParams` (per-neuron values allowed).
+        stimuli: stimulus descriptions from :mod:`lifsim.inputs`.
+        n_neurons: population size; by default the length of per-neuron values, else 1.
+        duration_ms: simulated time T, ms; steps ``k = 0 .. ceil(T/dt) - 1``.
+        dt_ms: time step, ms.
+        method: ``"article"`` (forward Euler, the article's order) or ``"exact"``.
+        engine: engine name (``lifsim.engines.ENGINES``).
+        precision: ``"float32"`` or ``"float64"``.
+        seed: seed of every random draw of the run.
+        record: what to record (:class:`Record`).
+        threads: worker threads for engines that use them; None for all cores.
+        name: a label carried into outputs.
+    """
+
+    model: LIFParams = field(default_factory=LIFParams)
+    stimuli: tuple = ()
+    n_neurons: int | None = None
+    duration_ms: float = 200.0
+    dt_ms: float = 1.0
+    method: str = "article"
+    engine: str = "numpy"
+    precision: str = "float32"
+    seed: int = DEFAULT_SEED
+    record: Record = field(default_factory=Record)
+    threads: int | None = None
+    name: str = "custom"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "stimuli", tuple(self.stimuli))
+        require_range("dt", self.dt_ms, low=0.0, low_open=True, unit="ms")
+        require_range("duration", self.duration_ms, low=self.dt_ms, unit="ms (at least one step dt)")
+        require_choice("method", self.method, METHODS)
+        require_choice("precision", self.precision, tuple(PRECISIONS))
+        require_choice("engine", self.engine, engines.engine_names())
+        set_(self, "seed", require_int("seed", self.seed, low=0, high=2**63 - 1))
+        if self.threads is not None:
+            set_(self, "threads", require_int("threads", self.threads, low=1, high=os.cpu_count() or 1))
+        check_step(self.model, self.dt_ms, self.method)
+        set_(self, "n_neurons", self._population_size())
+        self.model.check_size(self.n_neurons)
+        for i, stimulus in enumerate(self.stimuli):
+            if type(stimulus) not in STIMULUS_KINDS.values():
+                raise ParameterError(f"stimuli[{i}] must be one of {', '.join(STIMULUS_KINDS)} (got {stimulus!r})")
+            stimulus.validate(f"stimulus[{i}]", self.n_neurons, self.dt_ms)
+        self.record.neuron_indices(self.n_neurons)
+
+    def _population_size(self) -> int:
+        implied = self.model.per_neuron_size()
+        if self.n_neurons is None:
+            return implied or 1
+        n = require_int("neurons", self.n_neurons, low=1)
+        if implied is not None and implied != n:
+            raise ParameterError(f"neurons ({n}) must equal the length of the per-neuron model values ({implied})")
+        return n
+
+    @property
+    def steps(self) -> int:
+        """Number of steps: ``k·dt < duration`` for ``k = 0 .. steps - 1``."""
+        return steps_in(self.duration_ms, self.dt_ms)
+
+    @property
+    def dtype(self):
+        return PRECISIONS[self.precision]
+
+    def replace(self, **changes) -> "RunConfig":
+        return replace(self, **changes)
+
+    def describe(self) -> dict:
+        """JSON-ready: the run's parameters, with units in the key names where they apply."""
+        return {
+            "experiment": self.name,
+            "engine": self.engine,
+            "method": self.method,
+            "precision": self.precision,
+            "dt_ms": self.dt_ms,
+            "duration_ms": self.duration_ms,
+            "steps": self.steps,
+            "seed": self.seed,
+            "neurons": self.n_neurons,
+            "model": self.model.as_dict(),
+            "stimuli": [describe_stimulus(s) for s in self.stimuli],
+            "record": {"variables": list(self.record.variables), "neurons": _plain(self.record.neurons),
+                       "every": self.record.every},
+        }
+
+
+def describe_stimulus(stimulus) -> dict:
+    """A stimulus as a JSON-ready dict with its ``kind``."""
+    out = {"kind": stimulus.kind}
+    for f in fields(stimulus):
+        out[f.name] = _plain(getattr(stimulus, f.name))
+    return out
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return None  # an unbounded window end
+    return value
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, decided before any work: chunking and memory."""
+
+    chunk_steps: int
+    memory_bytes: dict
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.memory_bytes.values())
+
+
+def chunk_steps(config: RunConfig) -> int:
+    """Steps per chunk, from the population size and the input load only.
+
+    It does not depend on the engine, the recording or the duration, so that the input
+    drawn for a seed is the same whatever is recorded and on every engine.
+    """
+    load = max(MIN_LOAD, sum(s.elements_per_step() for s in config.stimuli))
+    return max(1, int(CHUNK_ELEMENTS / (config.n_neurons * load)))
+
+
+def estimate_memory(config: RunConfig, steps_per_chunk: int) -> dict:
+    """Bytes a run will need, by kind: state, inputs, traces and (estimated) spikes."""
+    n, steps = config.n_neurons, config.steps
+    item = np.dtype(config.dtype).itemsize
+    rec = config.record
+    n_rec = rec.neuron_indices(n).size
+    chunk = min(steps_per_chunk, steps)
+    load = sum(s.elements_per_step() for s in config.stimuli)
+    dt_s = config.dt_ms * 1e-3
+    n_ref_min = int(np.min(refractory_steps(config.model.tau_rest, config.dt_ms)))
+    rate_hz = min(1.0 / ((n_ref_min + 1) * dt_s), SPIKE_RATE_CEILING_HZ)
+    return {
+        "state": n * (3 * item + 4 + 8 * 8),
+        "inputs": chunk * n * (8 * (1 + load) + 2 * item) + sum(
+            s.setup_bytes(n) for s in config.stimuli if hasattr(s, "setup_bytes")),
+        "traces": rec.samples(steps) * n_rec * item * len(rec.variables),
+        "spikes": int(BYTES_PER_SPIKE * n * steps * dt_s * rate_hz),
+    }
+
+
+def available_memory() -> int:
+    """Bytes the system can still give, from /proc/meminfo or sysconf."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def plan(config: RunConfig, memory_limit: int | None = None) -> Plan:
+    """Chunking and memory estimate; refuses a run that would not fit in memory."""
+    steps_per_chunk = chunk_steps(config)
+    memory = estimate_memory(config, steps_per_chunk)
+    limit = available_memory() if memory_limit is None else memory_limit
+    needed = sum(memory.values())
+    if needed > limit:
+        parts = ", ".join(f"{k} {_gib(v)}" for k, v in memory.items() if v)
+        raise ParameterError(
+            f"memory: the run needs an estimated {_gib(needed)} ({parts}) but {_gib(limit)} is available; "
+            "record fewer neurons or variables, sample less often (record every), or shorten the run")
+    return Plan(steps_per_chunk, memory)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+# ---------------------------------------------------------------- running
+
+
+def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_limit: int | None = None,
+             initial_state: LIFState | None = None, engine_options: tuple = (), **settings) -> Result:
+    """Run one simulation and return its :class:`Result`.
+
+    Either pass a :class:`RunConfig` or its fields as keywords (``model``, ``stimuli``,
+    ``n_neurons``, ``duration_ms``, ``dt_ms``, ``method``, ``engine``, ``precision``,
+    ``seed``, ``record``, ``threads``, ``name``).
+
+    Args:
+        progress: show a progress bar on a terminal for runs longer than about a second.
+        memory_limit: bytes the run may use (default: the memory available now).
+        initial_state: start from this state (default: every neuron at rest).
+        engine_options: engine-specific switches, as (name, value) pairs.
+    """
+    started = time.perf_counter()
+    config = RunConfig(**settings) if config is None else config.replace(**settings) if settings else config
+    run_plan = plan(config, memory_limit)
+    engine = engines.load_engine(config.engine)
+    coef = coefficients(config.model, config.dt_ms, config.method, config.precision)
+    state = initial_state.copy() if initial_state is not None else LIFState.resting(
+        config.n_neurons, coef.u_rest, config.dtype)
+    _check_state(state, config)
+    rec_neurons = config.record.neuron_indices(config.n_neurons)
+    generator = InputGenerator(config.stimuli, config.n_neurons, config.dt_ms, config.model.tau_syn,
+                               config.dtype, config.seed, config.record.input_spikes)
+    setup = engines.EngineSetup(config.n_neurons, config.method, coef,
+                                synaptic_decay(config.model, config.dt_ms, config.precision),
+                                config.dtype, generator.has_synapses, config.threads, tuple(engine_options))
+    setup_started = time.perf_counter()
+    runner = engine.start(setup)
+    timings = {"setup_s": time.perf_counter() - setup_started, "input_s": 0.0, "wall_s": 0.0}
+    traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
+              for v in config.record.variables}
+    spikes, input_spikes = [], []
+    with _progress_bar(config.steps, progress) as bar:
+        for k0 in range(0, config.steps, run_plan.chunk_steps):
+            k1 = min(k0 + run_plan.chunk_steps, config.steps)
+            tick = time.perf_counter()
+            chunk = generator.chunk(k0, k1)
+            tock = time.perf_counter()
+            rows, where = sample_rows(k0, k1, config.record.every)
+            recording = ChunkRecording(rows, rec_neurons, {v: a[where] for v, a in traces.items()})
+            state, chunk_spikes = runner.advance(state, chunk, recording)
+            timings["input_s"] += tock - tick
+            timings["wall_s"] += time.perf_counter() - tock
+            spikes.append(chunk_spikes)
+            if chunk.input_spikes is not None:
+                input_spikes.append(chunk.input_spikes)
+            bar.update(k1 - k0)
+    timings["total_s"] = time.perf_counter() - started
+    return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state)
+
+
+def _check_state(state: LIFState, config: RunConfig) -> None:
+    for name in ("u", "ref", "i_syn"):
+        array = getattr(state, name)
+        if array.shape != (config.n_neurons,):
+            raise ParameterError(f"initial_state.{name} must have shape ({config.n_neurons},) (got {array.shape})")
+    if not (np.all(np.isfinite(state.u)) and np.all(np.isfinite(state.i_syn))):
+        raise ParameterError("initial_state must be finite (NaN or inf in u or i_syn)")
+
+
+def _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state) -> Result:
+    offset = SPIKE_OFFSET_STEPS[config.method]
+    steps = np.concatenate([s.step for s in spikes])
+    neurons = np.concatenate([s.neuron for s in spikes])
+    recorded_input = None
+    if config.record.input_spikes:
+        empty = np.zeros(0, np.int64)
+        step, neuron, synapse, source = ([np.concatenate(c) for c in zip(*input_spikes)] if input_spikes
+                                         else [empty] * 4)
+        order = np.lexsort((synapse, neuron, source, step))
+        recorded_input = {"times_ms": step[order] * config.dt_ms, "neuron": neuron[order],
+                          "synapse": synapse[order], "source": source[order]}
+    return Result(
+        config=config,
+        t_ms=np.arange(0, config.steps, config.record.every) * config.dt_ms,
+        traces=traces,
+        recorded_neurons=rec_neurons,
+        spike_times_ms=(steps + offset) * config.dt_ms,
+        spike_neurons=neurons,
+        input_spikes=recorded_input,
+        weights=tuple(np.asarray(w) for w in generator.weights()),
+        timings=timings,
+        final_state=state,
+    )
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _progress_bar(total_steps: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    # disable=None: no bar when stderr is not a terminal; delay: none for short runs.
+    return tqdm(total=total_steps, unit="step", unit_scale=True, delay=1.0, disable=None, leave=False)

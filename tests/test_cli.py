@@ -1,0 +1,135 @@
+"""The command line: outputs, help, and refused input (exit 2, one line, no traceback)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lifsim import cli
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lifsim", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def all_outputs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    done = run_cli("run", "all", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_run_all_writes_figures_arrays_and_json(all_outputs):
+    out, done = all_outputs
+    for name in ("square", "noise", "synaptic"):
+        png = (out / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+        data = json.loads((out / f"{name}.json").read_text())
+        for key in ("experiment", "engine", "method", "dt_ms", "duration_ms", "seed", "model", "spikes"):
+            assert key in data
+        assert data["experiment"] == name and data["dt_ms"] == 1.0 and data["duration_ms"] == 200.0
+        assert data["model"]["tau_m"] == 10.0 and data["model"]["tau_rest"] == 4.0
+        spikes = data["spikes"]
+        assert len(spikes["times_ms"]) == len(spikes["neuron"]) > 0
+        arrays = np.load(out / f"{name}.npz")
+        assert arrays["t_ms"].shape == (200,) and arrays["u"].shape == (200, 1)
+        np.testing.assert_allclose(arrays["spike_times_ms"], spikes["times_ms"])
+    synaptic = json.loads((out / "synaptic.json").read_text())
+    assert len(synaptic["input_spikes"]["times_ms"]) == len(synaptic["input_spikes"]["synapse"]) > 0
+    assert np.shape(synaptic["weights"]) == (1, 25)
+    assert "square: " in done.stdout and "spikes" in done.stdout and "wrote" in done.stdout
+
+
+def test_two_runs_without_seed_are_identical(all_outputs, tmp_path):
+    out, _ = all_outputs
+    assert run_cli("run", "synaptic", "--out", str(tmp_path)).returncode == 0
+    first = json.loads((out / "synaptic.json").read_text())
+    second = json.loads((tmp_path / "synaptic.json").read_text())
+    for key in ("spikes", "input_spikes", "weights", "seed"):
+        assert first[key] == second[key]
+
+
+def test_seed_option_changes_the_draws(tmp_path):
+    assert cli.main(["run", "noise", "--out", str(tmp_path), "--seed", "5", "--quiet"]) == 0
+    data = json.loads((tmp_path / "noise.json").read_text())
+    assert data["seed"] == 5
+
+
+def test_help_documents_every_option_with_unit_and_default(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option, words in {"--out": ["lifsim-out"], "--seed": ["2018"], "--engine": ["numpy"],
+                          "--dt": ["ms", "1 ms"], "--duration": ["ms", "200 ms"], "--method": ["article"],
+                          "--precision": ["float32"], "--neurons": ["1"], "--quiet": []}.items():
+        assert option in text
+        for word in words:
+            assert word in text
+
+
+def test_console_help_and_module_entry_point():
+    done = run_cli("--help")
+    assert done.returncode == 0 and "run" in done.stdout and "ms" in done.stdout
+
+
+def test_dt_and_duration_options(tmp_path):
+    assert cli.main(["run", "square", "--out", str(tmp_path), "--dt", "0.5", "--duration", "100", "--quiet"]) == 0
+    data = json.loads((tmp_path / "square.json").read_text())
+    assert data["dt_ms"] == 0.5 and data["steps"] == 200
+
+
+REFUSED = [
+    (["--dt", "0"], "dt"),
+    (["--dt", "-1"], "dt"),
+    (["--dt", "11"], "dt"),  # > tau_m with forward Euler
+    (["--dt", "nan"], "dt"),
+    (["--duration", "inf"], "duration"),
+    (["--duration", "0.5"], "duration"),  # < dt
+    (["--seed", "-3"], "seed"),
+    (["--engine", "nonesuch"], "engine"),
+    (["--neurons", "0"], "neurons"),
+]
+
+
+@pytest.mark.parametrize("args, name", REFUSED)
+def test_refused_options(args, name, tmp_path, capsys):
+    assert cli.main(["run", "square", "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and name in err and "must" in err
+    assert not (tmp_path / "o").exists()  # refused before any work
+
+
+def test_refused_experiment_file_values(tmp_path, capsys):
+    cases = {
+        "rate": ("rate_hz = 1000.0", "rate·dt·1e-3 must be < 1"),
+        "negative m": ("synapses = -1", "synapses"),
+        "nan": ("q = nan", "q"),
+    }
+    base = (tmp_path / "base.toml")
+    for label, (line, expected) in cases.items():
+        path = tmp_path / f"{label.replace(' ', '_')}.toml"
+        path.write_text(f'dt_ms = 1.0\n[[stimulus]]\nkind = "poisson"\n{line}\n')
+        assert cli.main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and expected in err and str(path) in err
+    assert not base.exists() and not (tmp_path / "o").exists()
+
+
+def test_large_rate_dt_warns(tmp_path, capsys):
+    path = tmp_path / "fast.toml"
+    path.write_text('duration_ms = 20.0\n[[stimulus]]\nkind = "poisson"\nrate_hz = 200.0\n')
+    assert cli.main(["run", str(path), "--out", str(tmp_path), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "no longer approximates a Poisson process" in err
+
+
+def test_usage_errors_are_one_line_without_traceback():
+    for args in (["run", "square", "--dt", "abc"], ["run"], ["frobnicate"], ["run", "nothing-here"]):
+        done = run_cli(*args)
+        assert done.returncode == 2, args
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().count("\n") == 0, done.stderr
