@@ -133,3 +133,32 @@ def test_usage_errors_are_one_line_without_traceback():
         assert done.returncode == 2, args
         assert "Traceback" not in done.stderr
         assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+@pytest.mark.parametrize("case", ["A", "B"])
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_bench_runs_on_tiny_sizes(case, engine, capsys):
+    assert cli.main(["bench", case, "--neurons", "50", "--duration", "20", "--engine", engine,
+                     "--threads", "1", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    for key in ("case", "engine", "threads", "neurons", "steps", "wall_s", "total_s", "neuron_steps_per_s", "spikes"):
+        assert key in row
+    assert (row["case"], row["engine"], row["neurons"], row["steps"]) == (case, engine, 50, 200)
+    assert row["total_s"] >= row["wall_s"] > 0 and row["neuron_steps_per_s"] > 0
+    assert row["spikes"] > 0
+
+
+def test_bench_human_line(capsys):
+    assert cli.main(["bench", "A", "--neurons", "20", "--duration", "5"]) == 0
+    assert "neuron-steps/s" in capsys.readouterr().out
+
+
+def test_info_lists_engines(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "numpy" in out and "numba" in out and "cpu" in out
+
+
+def test_threads_option_is_checked(tmp_path, capsys):
+    assert cli.main(["run", "square", "--out", str(tmp_path), "--threads", "999"]) == 2
+    assert "threads must be a whole number in [1," in capsys.readouterr().err

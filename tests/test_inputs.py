@@ -131,3 +131,29 @@ def test_overlapping_pulses_add_and_per_neuron_amplitudes():
     np.testing.assert_array_equal(current[7], [1.5, 3.0])
     np.testing.assert_array_equal(current[12], [0.5, 2.0])
     np.testing.assert_array_equal(current[20], [0.0, 0.0])
+
+
+def test_event_generation_gives_the_per_step_output_statistics():
+    # 3000 neurons, each its own trial of the article's synaptic experiment.
+    def counts(generation, seed):
+        stim = lifsim.PoissonSynapses(25, 20.0, 10.0, 180.0, generation=generation)
+        result = lifsim.simulate(stimuli=[stim], n_neurons=3000, seed=seed, engine="numpy",
+                                 record=lifsim.Record(neurons="none", input_spikes=True))
+        out = np.bincount(result.spike_neurons, minlength=3000)
+        inputs = np.bincount(result.input_spikes["neuron"], minlength=3000)
+        return out, inputs
+
+    out_step, in_step = counts("per_step", 11)
+    out_event, in_event = counts("event", 12)
+    # input events per neuron: 25 synapses × Binomial(169, 0.02)
+    for sample in (in_step, in_event):
+        assert sample.mean() == pytest.approx(25 * 169 * 0.02, rel=0.01)
+        assert sample.var() == pytest.approx(25 * 169 * 0.02 * 0.98, rel=0.1)
+    assert stats.ttest_ind(in_step, in_event).pvalue > 1e-3
+    assert stats.levene(in_step, in_event).pvalue > 1e-3
+    # output spike counts: same distribution (chi-square test of homogeneity)
+    top = 4
+    table = [np.bincount(np.minimum(c, top), minlength=top + 1) for c in (out_step, out_event)]
+    assert out_step.mean() > 0.3
+    assert stats.chi2_contingency(table).pvalue > 1e-3
+    assert stats.ks_2samp(out_step, out_event).pvalue > 1e-3

@@ -36,7 +36,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lifsim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_run(commands)
+    _add_bench(commands)
+    _add_info(commands)
     return parser
+
+
+def _add_bench(commands) -> None:
+    from .bench import CASES, DEFAULTS
+
+    bench = commands.add_parser(
+        "bench", help="run a benchmark case (A: independent neurons, B: Poisson synapses) and print its speed",
+        description="Benchmark cases of guide/performance.md. " + "; ".join(
+            f"{k}: {v['description']}, {v['neurons']} neurons" for k, v in CASES.items())
+        + ". wall_s is the simulation (input generation and the engine's loop); total_s adds start-up "
+          "and compilation.")
+    bench.add_argument("case", choices=tuple(CASES), help="benchmark case")
+    bench.add_argument("--neurons", type=int, default=None, metavar="N",
+                       help="population size, >= 1 (default: A 100000, B 10000)")
+    bench.add_argument("--duration", type=float, default=None, metavar="MS",
+                       help=f"simulated time, ms (default: {DEFAULTS['duration_ms']:g} ms)")
+    bench.add_argument("--dt", type=float, default=None, metavar="MS",
+                       help=f"time step, ms (default: {DEFAULTS['dt_ms']:g} ms)")
+    bench.add_argument("--engine", default="numba", metavar="NAME",
+                       help=f"engine: {', '.join(engines.engine_names())} (default: %(default)s)")
+    bench.add_argument("--threads", type=int, default=None, metavar="K",
+                       help="worker threads, 1 to the number of cores (default: all cores)")
+    bench.add_argument("--method", default=None, choices=METHODS,
+                       help=f"integration method (default: {DEFAULTS['method']}, as the peers integrate)")
+    bench.add_argument("--precision", default="float32", choices=tuple(PRECISIONS),
+                       help="floating-point precision (default: %(default)s)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
+
+
+def _add_info(commands) -> None:
+    commands.add_parser("info", help="list the engines, their versions and the devices each sees",
+                        description="List the engines, whether they are installed, their versions and "
+                                    "the devices each sees.")
 
 
 def _add_run(commands) -> None:
@@ -53,7 +88,10 @@ def _add_run(commands) -> None:
                      help="seed of every random draw, an integer >= 0 (default: the experiment's, "
                           "else 2018: two runs without --seed are identical)")
     run.add_argument("--engine", default=None, metavar="NAME",
-                     help=f"simulation engine: {', '.join(engines.engine_names())} (default: numpy)")
+                     help=f"simulation engine: {', '.join(engines.engine_names())} (default: the experiment's; "
+                          "numpy for the article's single-neuron runs, numba otherwise)")
+    run.add_argument("--threads", type=int, default=None, metavar="K",
+                     help="worker threads of the numba engine, 1 to the number of cores (default: all cores)")
     run.add_argument("--method", default=None, choices=METHODS,
                      help="integration: article (forward Euler in the article's step order) or exact "
                           "(exact propagators) (default: the experiment's, article for the article's)")
@@ -90,7 +128,7 @@ def _run(args) -> int:
 
     names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
-                     seed=args.seed, precision=args.precision, neurons=args.neurons)
+                     seed=args.seed, precision=args.precision, neurons=args.neurons, threads=args.threads)
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     args.out.mkdir(parents=True, exist_ok=True)
     for exp in loaded:
@@ -129,4 +167,26 @@ def summary_text(exp, result, written) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": _run}
+def _bench(args) -> int:
+    from .bench import case_config, format_row, run_case
+
+    config = case_config(args.case, neurons=args.neurons, duration_ms=args.duration, dt_ms=args.dt,
+                         engine=args.engine, threads=args.threads, method=args.method, precision=args.precision)
+    row = run_case(config, args.case)
+    print(json.dumps(row) if args.json else format_row(row))
+    return 0
+
+
+def _info(args) -> int:
+    print(f"lifsim {__version__} (Python {sys.version.split()[0]})")
+    for name in engines.engine_names():
+        try:
+            engine = engines.load_engine(name)
+        except ParameterError as error:
+            print(f"  {name}: not installed ({error})")
+            continue
+        print(f"  {name} {engine.version()}: devices {', '.join(engine.devices())}")
+    return 0
+
+
+COMMANDS = {"run": _run, "bench": _bench, "info": _info}

@@ -275,8 +275,9 @@ class PoissonSynapses:
         return _SpikeDrive(events, weights, self.q)
 
     def elements_per_step(self) -> float:
-        """Uniforms drawn per neuron and step (per-step mode), or expected events (event mode)."""
-        return float(self.synapses) if self.generation == "per_step" else 0.0
+        """Numbers per neuron and step: the summed injection, plus one uniform per synapse
+        in per-step mode."""
+        return 1.0 + (float(self.synapses) if self.generation == "per_step" else 0.0)
 
     def setup_bytes(self, n_neurons: int) -> int:
         """Memory for the efficacies and the per-synapse generator state, bytes."""
@@ -364,7 +365,7 @@ class SpikeTimes:
         return _SpikeDrive(events, None, self.q)
 
     def elements_per_step(self) -> float:
-        return 0.0
+        return 1.0  # the summed injection
 
 
 STIMULUS_KINDS = {cls.kind: cls for cls in (ConstantCurrent, SquarePulses, NoiseCurrent, PoissonSynapses, SpikeTimes)}

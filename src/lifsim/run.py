@@ -60,7 +60,7 @@ class RunConfig:
     duration_ms: float = 200.0
     dt_ms: float = 1.0
     method: str = "article"
-    engine: str = "numpy"
+    engine: str = "numba"
     precision: str = "float32"
     seed: int = DEFAULT_SEED
     record: Record = field(default_factory=Record)
@@ -257,6 +257,7 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
               for v in config.record.variables}
     spikes, input_spikes = [], []
+    offset = SPIKE_OFFSET_STEPS[config.method]
     with _progress_bar(config.steps, progress) as bar:
         for k0 in range(0, config.steps, run_plan.chunk_steps):
             k1 = min(k0 + run_plan.chunk_steps, config.steps)
@@ -268,7 +269,7 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             state, chunk_spikes = runner.advance(state, chunk, recording)
             timings["input_s"] += tock - tick
             timings["wall_s"] += time.perf_counter() - tock
-            spikes.append(chunk_spikes)
+            spikes.append(((chunk_spikes.step + offset) * config.dt_ms, chunk_spikes.neuron))
             if chunk.input_spikes is not None:
                 input_spikes.append(chunk.input_spikes)
             bar.update(k1 - k0)
@@ -286,9 +287,6 @@ def _check_state(state: LIFState, config: RunConfig) -> None:
 
 
 def _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state) -> Result:
-    offset = SPIKE_OFFSET_STEPS[config.method]
-    steps = np.concatenate([s.step for s in spikes])
-    neurons = np.concatenate([s.neuron for s in spikes])
     recorded_input = None
     if config.record.input_spikes:
         empty = np.zeros(0, np.int64)
@@ -302,13 +300,21 @@ def _result(config, traces, rec_neurons, spikes, input_spikes, generator, timing
         t_ms=np.arange(0, config.steps, config.record.every) * config.dt_ms,
         traces=traces,
         recorded_neurons=rec_neurons,
-        spike_times_ms=(steps + offset) * config.dt_ms,
-        spike_neurons=neurons,
+        spike_times_ms=_concatenate(spikes, 0),
+        spike_neurons=_concatenate(spikes, 1),
         input_spikes=recorded_input,
         weights=tuple(np.asarray(w) for w in generator.weights()),
         timings=timings,
         final_state=state,
     )
+
+
+def _concatenate(chunks: list, column: int) -> np.ndarray:
+    """One column of per-chunk tuples as one array, releasing the chunks' arrays as it goes."""
+    out = np.concatenate([c[column] for c in chunks])
+    for i, c in enumerate(chunks):
+        chunks[i] = c[:column] + (None,) + c[column + 1:]
+    return out
 
 
 class _NoBar:
@@ -322,10 +328,16 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total_steps: int, enabled: bool):
+#: Seconds a run must last before its progress bar appears.
+PROGRESS_DELAY_S = 1.0
+
+
+def _progress_bar(total_steps: int, enabled: bool, stream=None):
+    """A tqdm bar on ``stream`` (stderr), shown only on a terminal and after PROGRESS_DELAY_S."""
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
 
-    # disable=None: no bar when stderr is not a terminal; delay: none for short runs.
-    return tqdm(total=total_steps, unit="step", unit_scale=True, delay=1.0, disable=None, leave=False)
+    # disable=None: no bar when the stream is not a terminal.
+    return tqdm(total=total_steps, unit="step", unit_scale=True, delay=PROGRESS_DELAY_S, disable=None,
+                leave=False, file=stream)

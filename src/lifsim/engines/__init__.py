@@ -18,6 +18,7 @@ from ..model import Coefficients
 #: Engine name -> (module, install hint for its optional dependency).
 ENGINES = {
     "numpy": ("lifsim.engines.numpy_engine", None),
+    "numba": ("lifsim.engines.numba_engine", None),
 }
 
 
@@ -48,7 +49,8 @@ class EngineSetup:
 
 @dataclass(frozen=True)
 class ChunkSpikes:
-    """Spikes of one chunk: global step and neuron index, sorted by step then neuron."""
+    """Spikes of one chunk: global step (int64) and neuron index (int32), sorted by step
+    then neuron: every engine returns them in this order."""
 
     step: np.ndarray
     neuron: np.ndarray
@@ -74,4 +76,4 @@ def load_engine(name: str):
 def sort_spikes(step: np.ndarray, neuron: np.ndarray) -> ChunkSpikes:
     """Spikes in the canonical order: by step, then by neuron."""
     order = np.lexsort((neuron, step))
-    return ChunkSpikes(step[order].astype(np.int64), neuron[order].astype(np.int64))
+    return ChunkSpikes(step[order].astype(np.int64), neuron[order].astype(np.int32))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..model import RULES, synapse_step
 from ..state import LIFState
-from . import ChunkSpikes, EngineSetup, sort_spikes
+from . import ChunkSpikes, EngineSetup
 
 NAME = "numpy"
 
@@ -43,11 +43,11 @@ class Runner:
             i_ext = chunk.current[k if chunk.current.shape[0] > 1 else 0]
             u, ref, spiked, u_shown = self.rule(u, ref, i_ext, i_syn, setup.coefficients)
             fired = np.flatnonzero(spiked)
-            spike_steps.append(np.full(fired.size, chunk.k0 + k))
-            spike_neurons.append(fired)
+            spike_steps.append(np.full(fired.size, chunk.k0 + k, dtype=np.int64))
+            spike_neurons.append(fired.astype(np.int32))
             if k in sampled:
                 _record(recording, sampled[k], u_shown, i_syn, i_ext)
-        spikes = sort_spikes(np.concatenate(spike_steps), np.concatenate(spike_neurons))
+        spikes = ChunkSpikes(np.concatenate(spike_steps), np.concatenate(spike_neurons))  # already by step, neuron
         return LIFState(u, ref.astype(state.ref.dtype, copy=False), i_syn), spikes
 
 

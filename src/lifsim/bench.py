@@ -1,0 +1,88 @@
+"""The benchmark cases of ``guide/performance.md``, as ``lifsim bench`` runs them.
+
+A — independent LIF neurons (the article's parameters) with constant currents drawn
+    uniform in [0, 2] mA; 100,000 neurons, dt 0.1 ms, 1 s.
+B — neurons each with their own 25 Poisson synapses at 20 Hz, weights N(1, 0.5),
+    q 1.5 mA·ms, tau_syn 10 ms; 10,000 neurons, dt 0.1 ms, 1 s.
+
+Nothing is recorded but the spikes. Times reported:
+``wall_s`` — the simulation: input generation and the engine's loop;
+``total_s`` — the whole call, with engine start-up and compilation (or loading
+compiled kernels from the disk cache).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+import numpy as np
+
+from .inputs import ConstantCurrent, PoissonSynapses
+from .recording import Record
+from .run import RunConfig, simulate
+
+CASES = {
+    "A": {"neurons": 100_000, "description": "independent neurons, constant currents uniform in [0, 2] mA"},
+    "B": {"neurons": 10_000, "description": "25 Poisson synapses at 20 Hz per neuron, exponential currents"},
+}
+DEFAULTS = {"duration_ms": 1000.0, "dt_ms": 0.1, "method": "exact"}
+
+
+def case_config(case: str, neurons: int | None = None, duration_ms: float | None = None,
+                dt_ms: float | None = None, engine: str = "numba", threads: int | None = None,
+                method: str | None = None, precision: str = "float32", seed: int = 0) -> RunConfig:
+    """The run of benchmark ``case`` ("A" or "B"), with any setting overridden."""
+    n = neurons or CASES[case]["neurons"]
+    if threads is None and engine != "numpy":
+        threads = os.cpu_count() or 1
+    if case == "A":
+        currents = np.random.default_rng(seed).uniform(0.0, 2.0, n)
+        stimuli = (ConstantCurrent(currents),)
+    else:
+        stimuli = (PoissonSynapses(25, 20.0, weight_mean=1.0, weight_sd=0.5, q=1.5, generation="event"),)
+    return RunConfig(stimuli=stimuli, n_neurons=n, duration_ms=duration_ms or DEFAULTS["duration_ms"],
+                     dt_ms=dt_ms or DEFAULTS["dt_ms"], method=method or DEFAULTS["method"], engine=engine,
+                     precision=precision, seed=seed, threads=threads, record=Record(variables=(), neurons="none"),
+                     name=f"bench-{case}")
+
+
+def run_case(config: RunConfig, case: str) -> dict:
+    """Run one case; the figures ``lifsim bench`` prints."""
+    result = simulate(config)
+    t = result.timings
+    wall = t["wall_s"] + t["input_s"]
+    neuron_steps = config.n_neurons * config.steps
+    return {
+        "case": case,
+        "engine": config.engine,
+        "method": config.method,
+        "precision": config.precision,
+        "threads": config.threads or 1,
+        "neurons": config.n_neurons,
+        "steps": config.steps,
+        "dt_ms": config.dt_ms,
+        "wall_s": round(wall, 6),
+        "engine_s": round(t["wall_s"], 6),
+        "input_s": round(t["input_s"], 6),
+        "setup_s": round(t["setup_s"], 6),
+        "total_s": round(t["total_s"], 6),
+        "neuron_steps_per_s": neuron_steps / wall,
+        "spikes": int(result.spike_times_ms.size),
+        "peak_rss_mib": round(peak_rss_bytes() / 2**20, 1),
+    }
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far, bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def format_row(row: dict) -> str:
+    return (f"case {row['case']}: {row['engine']} engine, {row['threads']} thread(s), {row['neurons']} neurons × "
+            f"{row['steps']} steps ({row['method']}, {row['precision']}): wall {row['wall_s']:.3f} s "
+            f"(engine {row['engine_s']:.3f} s, input {row['input_s']:.3f} s), total {row['total_s']:.3f} s, "
+            f"{row['neuron_steps_per_s']:.3g} neuron-steps/s, {row['spikes']} spikes, "
+            f"peak RSS {row['peak_rss_mib']} MiB")

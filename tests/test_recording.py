@@ -1,0 +1,93 @@
+"""Recording control, chunked runs, memory estimates and progress reporting."""
+
+import io
+import time
+
+import numpy as np
+import pytest
+
+import lifsim
+from lifsim import run as run_module
+
+
+def config(engine="numpy", record=None, n=300, stimuli=(lifsim.NoiseCurrent(1.2, 1.0), lifsim.PoissonSynapses(5, 30.0)),
+           **kw):
+    return lifsim.RunConfig(stimuli=stimuli, n_neurons=n, duration_ms=100.0, dt_ms=0.5, engine=engine, method="exact",
+                            record=record or lifsim.Record(("u", "i_syn", "i_in")), **kw)
+
+
+@pytest.fixture(scope="module", params=["numpy", "numba"])
+def full(request):
+    return request.param, lifsim.simulate(config(request.param))
+
+
+def test_every_k_steps(full):
+    engine, everything = full
+    sparse = lifsim.simulate(config(engine, lifsim.Record(("u", "i_in"), every=7)))
+    np.testing.assert_array_equal(sparse.t_ms, everything.t_ms[::7])
+    np.testing.assert_array_equal(sparse.traces["u"], everything.traces["u"][::7])
+    np.testing.assert_array_equal(sparse.traces["i_in"], everything.traces["i_in"][::7])
+    assert set(sparse.traces) == {"u", "i_in"}
+    np.testing.assert_array_equal(sparse.spike_times_ms, everything.spike_times_ms)
+
+
+def test_chosen_neurons(full):
+    engine, everything = full
+    chosen = [299, 3, 150]
+    some = lifsim.simulate(config(engine, lifsim.Record(("i_syn",), neurons=chosen)))
+    np.testing.assert_array_equal(some.recorded_neurons, sorted(chosen))
+    np.testing.assert_array_equal(some.traces["i_syn"], everything.traces["i_syn"][:, sorted(chosen)])
+
+
+def test_no_traces_still_keeps_every_spike(full):
+    engine, everything = full
+    none = lifsim.simulate(config(engine, lifsim.Record(neurons="none")))
+    assert all(trace.shape[1] == 0 for trace in none.traces.values())
+    np.testing.assert_array_equal(none.spike_neurons, everything.spike_neurons)
+    assert everything.spike_times_ms.size > 100
+
+
+def test_many_small_chunks_give_the_same_run(monkeypatch, full):
+    engine, everything = full
+    noise_only = config(engine, stimuli=[lifsim.NoiseCurrent(1.2, 1.0)])
+    whole = lifsim.simulate(noise_only)
+    monkeypatch.setattr(run_module, "CHUNK_ELEMENTS", 300 * 13)  # 13 steps per chunk
+    assert run_module.plan(noise_only).chunk_steps == 13
+    chunked = lifsim.simulate(noise_only)
+    np.testing.assert_array_equal(chunked.spike_times_ms, whole.spike_times_ms)
+    np.testing.assert_array_equal(chunked.traces["u"], whole.traces["u"])
+
+
+def test_chunk_memory_is_bounded():
+    big = lifsim.RunConfig(stimuli=[lifsim.NoiseCurrent(1.0, 1.0)], n_neurons=1_000_000, duration_ms=1000.0,
+                           dt_ms=0.1, record=lifsim.Record(neurons="none"))
+    plan = run_module.plan(big)
+    assert plan.chunk_steps * big.n_neurons <= run_module.CHUNK_ELEMENTS
+    assert plan.memory_bytes["traces"] == 0
+
+
+def test_memory_estimate_counts_traces():
+    small = run_module.plan(config(record=lifsim.Record(("u",), neurons=[0]))).memory_bytes["traces"]
+    large = run_module.plan(config(record=lifsim.Record(("u", "i_in")))).memory_bytes["traces"]
+    assert small == 200 * 1 * 4 and large == 200 * 300 * 4 * 2
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_terminals_and_after_a_delay(monkeypatch):
+    monkeypatch.setattr(run_module, "PROGRESS_DELAY_S", 0.05)
+    terminal, pipe = FakeTerminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with run_module._progress_bar(100, True, stream) as bar:
+            time.sleep(0.1)
+            bar.update(50)
+    assert "50%" in terminal.getvalue() and "step" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+    quick = FakeTerminal()
+    with run_module._progress_bar(100, True, quick) as bar:
+        bar.update(100)  # over before the delay: nothing shown
+    assert quick.getvalue() == ""
+    assert isinstance(run_module._progress_bar(100, False), run_module._NoBar)
