@@ -266,11 +266,11 @@ class PoissonSynapses:
         else:
             draw = _event_draws(rng, probability, window, n_syn)
         m = max(self.synapses, 1)
+        flat_weights = np.ascontiguousarray(weights).ravel()
 
-        def events(k0, k1):
+        def events(k0, k1, with_synapse):
             step, synapse_id = draw(k0, k1)
-            neuron, synapse = np.divmod(synapse_id, m)
-            return step, neuron, synapse, weights[neuron, synapse]
+            return step, synapse_id // m, synapse_id % m if with_synapse else None, flat_weights[synapse_id]
 
         return _SpikeDrive(events, weights, self.q)
 
@@ -358,7 +358,7 @@ class SpikeTimes:
         order = np.argsort(step, kind="stable")
         step, neuron, weight = step[order], neuron[order], weight[order]
 
-        def events(k0, k1):
+        def events(k0, k1, with_synapse):
             lo, hi = np.searchsorted(step, [k0, k1])
             return step[lo:hi] - k0, neuron[lo:hi], np.zeros(hi - lo, np.int64), weight[lo:hi]
 
@@ -388,7 +388,7 @@ class _CurrentDrive(NamedTuple):
 
 
 class _SpikeDrive(NamedTuple):
-    events: object  # (k0, k1) -> local step, neuron, synapse within the neuron, efficacy
+    events: object  # (k0, k1, with_synapse) -> local step, neuron, synapse within the neuron (or None), efficacy
     weights: np.ndarray | None  # (N, m) efficacies of a Poisson stimulus, to report
     q: float
 
@@ -451,8 +451,7 @@ class InputGenerator:
                            stimulus_rng(self.seed, i))
             for i, stimulus in enumerate(self.stimuli)
         ]
-        tau_syn = np.broadcast_to(np.asarray(self.tau_syn, dtype=float), (self.n_neurons,))
-        self._charge_to_current = 1.0 / tau_syn
+        self._per_tau_syn = 1.0 / np.asarray(self.tau_syn, dtype=float)  # 1/ms, scalar or per neuron
 
     @property
     def has_synapses(self) -> bool:
@@ -483,10 +482,11 @@ class InputGenerator:
         for index, drive in enumerate(self._drives):
             if not isinstance(drive, _SpikeDrive):
                 continue
-            step, neuron, synapse, weight = drive.events(k0, k1)
+            step, neuron, synapse, weight = drive.events(k0, k1, self.record_input_spikes)
             steps.append(step)
             neurons.append(neuron)
-            amounts.append(weight * drive.q * self._charge_to_current[neuron])
+            per_tau = self._per_tau_syn[neuron] if self._per_tau_syn.ndim else self._per_tau_syn
+            amounts.append(weight * (drive.q * per_tau))
             if self.record_input_spikes:
                 recorded.append((step + k0, neuron, synapse, np.full(step.size, index)))
         events = SynapticEvents(np.concatenate(steps), np.concatenate(neurons),

@@ -97,6 +97,7 @@ def _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, fla
         else:
             syn = _synapse_step(i_syn[i], injected[i], _at(decay, i))
             i_syn[i] = syn
+            injected[i] = zero  # consumed: the block's buffer is clean for the next step
         if method == 0:
             u_new, ref_new, spiked, u_shown = _article_step(u[i], ref[i], i_ext[i], syn, ci)
         else:
@@ -122,8 +123,16 @@ def _collect(words, flags, lo, spike_neuron, count):
     return count
 
 
+@njit(inline="always")
+def _inject(events, slot, lo, buffer):
+    """Sum the events of one (step, block) bucket into the block's injection buffer, in order."""
+    offsets, neuron, amount = events
+    for e in range(offsets[slot], offsets[slot + 1]):
+        buffer[neuron[e] - lo] += amount[e]
+
+
 @njit
-def _run_block(method, lo, u, ref, i_syn, current, injection, c, decay, zero, first, steps,
+def _run_block(method, b, n_blocks, lo, u, ref, i_syn, current, events, c, decay, zero, first, steps,
                sample_row, rec_neurons, record_bits, out_u, out_syn, out_in, spike_neuron, per_step, count):
     """Steps ``first .. steps-1`` of one block; stops early when its spike buffer could overflow.
 
@@ -137,16 +146,24 @@ def _run_block(method, lo, u, ref, i_syn, current, injection, c, decay, zero, fi
     words = np.zeros(-(-n // 8), np.uint64)  # spike flags, scanned 8 at a time
     flags = words.view(np.uint8)[:n]
     shown = np.empty(n, u.dtype)
+    injected = np.zeros(n, u.dtype)
     for k in range(first, steps):
         if count + n > cap:
             return k, count
         i_ext = current[k if current.shape[0] > 1 else 0][lo:hi]
-        injected = None if injection is None else injection[k][lo:hi]
         row = sample_row[k]
-        if row >= 0 and record_bits & 1:
-            fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, shown)
+        show = row >= 0 and record_bits & 1
+        if events is None:
+            if show:
+                fired = _advance_neurons(method, u, ref, i_syn, i_ext, None, c, decay, zero, flags, shown)
+            else:
+                fired = _advance_neurons(method, u, ref, i_syn, i_ext, None, c, decay, zero, flags, None)
         else:
-            fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, None)
+            _inject(events, k * n_blocks + b, lo, injected)
+            if show:
+                fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, shown)
+            else:
+                fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, None)
         if fired:
             per_step[k] = fired
             count = _collect(words, flags, lo, spike_neuron, count)
@@ -163,7 +180,7 @@ def _run_block(method, lo, u, ref, i_syn, current, injection, c, decay, zero, fi
 
 
 @njit(parallel=True, cache=True)
-def _run_chunk(method, block, u, ref, i_syn, current, injection, c, decay, zero, reached, steps,
+def _run_chunk(method, block, u, ref, i_syn, current, events, c, decay, zero, reached, steps,
                sample_row, rec_neurons, rec_bounds, record_bits, out_u, out_syn, out_in,
                spike_neuron, per_step, spike_count, cap):
     """All blocks of a chunk in parallel; each block writes its spikes to its own buffer slice."""
@@ -175,20 +192,31 @@ def _run_chunk(method, block, u, ref, i_syn, current, injection, c, decay, zero,
         hi = min(n, lo + block)
         r0, r1 = rec_bounds[b], rec_bounds[b + 1]
         reached[b], spike_count[b] = _run_block(
-            method, lo, u[lo:hi], ref[lo:hi], i_syn[lo:hi], current, injection, _block_coefficients(c, lo, hi),
+            method, b, reached.shape[0], lo, u[lo:hi], ref[lo:hi], i_syn[lo:hi], current, events,
+            _block_coefficients(c, lo, hi),
             _part(decay, lo, hi), zero, reached[b], steps, sample_row, rec_neurons[r0:r1], record_bits,
             out_u[:, r0:r1], out_syn[:, r0:r1], out_in[:, r0:r1],
             spike_neuron[b * cap:(b + 1) * cap], per_step[b], spike_count[b])
 
 
 @njit(cache=True)
-def _scatter(injection, step, neuron, amount, sign):
-    """Add (sign 1) the events into ``injection``, in event order, or reset (sign 0) their cells."""
+def _bucket_events(step, neuron, amount, steps, n_blocks, block):
+    """Events grouped by (step, block) with a stable counting sort: bucket ``k·n_blocks + b``
+    spans ``offsets[slot]:offsets[slot + 1]`` and keeps the events' order within it."""
+    offsets = np.zeros(steps * n_blocks + 1, np.int64)
     for e in range(step.shape[0]):
-        if sign:
-            injection[step[e], neuron[e]] += amount[e]
-        else:
-            injection[step[e], neuron[e]] = 0
+        offsets[step[e] * n_blocks + neuron[e] // block + 1] += 1
+    for slot in range(steps * n_blocks):
+        offsets[slot + 1] += offsets[slot]
+    fill = offsets[:-1].copy()
+    out_neuron = np.empty(step.shape[0], np.int64)
+    out_amount = np.empty(step.shape[0], amount.dtype)
+    for e in range(step.shape[0]):
+        slot = step[e] * n_blocks + neuron[e] // block
+        out_neuron[fill[slot]] = neuron[e]
+        out_amount[fill[slot]] = amount[e]
+        fill[slot] += 1
+    return offsets, out_neuron, out_amount
 
 
 @njit(parallel=True, cache=True)
@@ -228,7 +256,6 @@ class Runner:
         self.n_blocks = -(-setup.n_neurons // BLOCK)
         self.cap = INITIAL_SPIKES_PER_BLOCK // 2
         self._grow_spike_buffers()
-        self.injection = np.zeros((0, setup.n_neurons), setup.dtype)
         self.zero = setup.dtype(0)
         self._warm_up()
 
@@ -245,7 +272,7 @@ class Runner:
     def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
         setup, steps = self.setup, chunk.steps
         u, ref, i_syn = state.u.copy(), state.ref.copy(), state.i_syn.copy()
-        injection = self._injection(chunk)
+        events = self._events(chunk)
         sample_row = np.full(steps, -1, np.int64)
         sample_row[recording.rows] = np.arange(recording.rows.size)
         rec_bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * BLOCK)
@@ -257,7 +284,7 @@ class Runner:
         numba.set_num_threads(self.threads)
         try:
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
-                _run_chunk(METHOD_CODES[setup.method], BLOCK, u, ref, i_syn, chunk.current, injection,
+                _run_chunk(METHOD_CODES[setup.method], BLOCK, u, ref, i_syn, chunk.current, events,
                            setup.coefficients, setup.decay, self.zero, reached, steps, sample_row,
                            recording.neurons, rec_bounds, bits, *outs, self.spike_neuron, per_step,
                            counts, self.cap)
@@ -266,19 +293,14 @@ class Runner:
                 self._grow_spike_buffers(counts)
         finally:
             numba.set_num_threads(previous)
-        if injection is not None:
-            _scatter(injection, chunk.events.step, chunk.events.neuron, chunk.events.amount, 0)
         spikes = ChunkSpikes(*_merge_blocks(self.spike_neuron, per_step, self.cap, chunk.k0))
         return LIFState(u, ref, i_syn), spikes
 
-    def _injection(self, chunk):
+    def _events(self, chunk):
         if not self.setup.synaptic:
             return None
-        if self.injection.shape[0] < chunk.steps:
-            self.injection = np.zeros((chunk.steps, self.setup.n_neurons), self.setup.dtype)
-        injection = self.injection[:chunk.steps]
-        _scatter(injection, chunk.events.step, chunk.events.neuron, chunk.events.amount, 1)
-        return injection
+        events = chunk.events
+        return _bucket_events(events.step, events.neuron, events.amount, chunk.steps, self.n_blocks, BLOCK)
 
     def _outputs(self, recording, steps):
         empty = np.zeros((0, 0), self.setup.dtype)
