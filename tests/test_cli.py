@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from lifsim import cli
+from lifsim import cli, engines
+from lifsim.errors import ParameterError
 
 
 def run_cli(*args, cwd=None):
@@ -135,8 +136,16 @@ def test_usage_errors_are_one_line_without_traceback():
         assert done.stderr.strip().count("\n") == 0, done.stderr
 
 
+def _installed(name):
+    try:
+        engines.load_engine(name)
+        return True
+    except ParameterError:
+        return False
+
+
 @pytest.mark.parametrize("case", ["A", "B"])
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("engine", [e for e in engines.engine_names() if _installed(e)])
 def test_bench_runs_on_tiny_sizes(case, engine, capsys):
     assert cli.main(["bench", case, "--neurons", "50", "--duration", "20", "--engine", engine,
                      "--threads", "1", "--json"]) == 0

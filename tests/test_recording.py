@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import lifsim
+import lifsim.engines
 from lifsim import run as run_module
 
 
@@ -16,7 +17,15 @@ def config(engine="numpy", record=None, n=300, stimuli=(lifsim.NoiseCurrent(1.2,
                             record=record or lifsim.Record(("u", "i_syn", "i_in")), **kw)
 
 
-@pytest.fixture(scope="module", params=["numpy", "numba"])
+def _installed(name):
+    try:
+        lifsim.engines.load_engine(name)
+        return True
+    except lifsim.ParameterError:
+        return False
+
+
+@pytest.fixture(scope="module", params=[name for name in lifsim.engines.engine_names() if _installed(name)])
 def full(request):
     return request.param, lifsim.simulate(config(request.param))
 

@@ -48,9 +48,9 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
                      name=f"bench-{case}")
 
 
-def run_case(config: RunConfig, case: str) -> dict:
+def run_case(config: RunConfig, case: str, engine_options: tuple = ()) -> dict:
     """Run one case; the figures ``lifsim bench`` prints."""
-    result = simulate(config)
+    result = simulate(config, engine_options=engine_options)
     t = result.timings
     wall = t["wall_s"] + t["input_s"]
     neuron_steps = config.n_neurons * config.steps
@@ -71,6 +71,7 @@ def run_case(config: RunConfig, case: str) -> dict:
         "neuron_steps_per_s": neuron_steps / wall,
         "spikes": int(result.spike_times_ms.size),
         "peak_rss_mib": round(peak_rss_bytes() / 2**20, 1),
+        **{f"option_{k}": v for k, v in engine_options},
     }
 
 

@@ -65,6 +65,7 @@ def _add_bench(commands) -> None:
                        help=f"integration method (default: {DEFAULTS['method']}, as the peers integrate)")
     bench.add_argument("--precision", default="float32", choices=tuple(PRECISIONS),
                        help="floating-point precision (default: %(default)s)")
+    _add_tensorflow_options(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
 
 
@@ -104,7 +105,27 @@ def _add_run(commands) -> None:
                      help="floating-point precision of the state (default: the experiment's, float32)")
     run.add_argument("--neurons", type=int, default=None, metavar="N",
                      help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1)")
+    _add_tensorflow_options(run)
     run.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
+
+
+def _add_tensorflow_options(parser) -> None:
+    parser.add_argument("--device", default=None, choices=("cpu", "gpu"),
+                        help="tensorflow engine only: run on this device (default: the GPU if TensorFlow sees one)")
+    parser.add_argument("--no-xla", action="store_true",
+                        help="tensorflow engine only: do not compile the loop with XLA (jit_compile off)")
+
+
+def engine_options(args, engine: str) -> tuple:
+    """The engine-specific switches of the command line, checked against the engine."""
+    options = {}
+    if args.device is not None:
+        options["device"] = args.device
+    if args.no_xla:
+        options["jit_compile"] = False
+    if options and engine != "tensorflow":
+        raise ParameterError(f"--device and --no-xla apply to the tensorflow engine only (engine is {engine!r})")
+    return tuple(options.items())
 
 
 def main(argv=None) -> int:
@@ -130,9 +151,10 @@ def _run(args) -> int:
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
                      seed=args.seed, precision=args.precision, neurons=args.neurons, threads=args.threads)
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
+    options = [engine_options(args, exp.config.engine) for exp in loaded]
     args.out.mkdir(parents=True, exist_ok=True)
-    for exp in loaded:
-        result = simulate(exp.config, progress=not args.quiet)
+    for exp, engine_switches in zip(loaded, options):
+        result = simulate(exp.config, progress=not args.quiet, engine_options=engine_switches)
         written = write_outputs(exp, result, args.out)
         if not args.quiet:
             print(summary_text(exp, result, written))
@@ -172,7 +194,7 @@ def _bench(args) -> int:
 
     config = case_config(args.case, neurons=args.neurons, duration_ms=args.duration, dt_ms=args.dt,
                          engine=args.engine, threads=args.threads, method=args.method, precision=args.precision)
-    row = run_case(config, args.case)
+    row = run_case(config, args.case, engine_options(args, config.engine))
     print(json.dumps(row) if args.json else format_row(row))
     return 0
 

@@ -115,7 +115,7 @@ class ConstantCurrent:
             mask[lo:hi] = 1.0
             return mask * amplitude[None, :]
 
-        return _CurrentDrive(current)
+        return _CurrentDrive(current, varies=math.isfinite(self.start_ms) or math.isfinite(self.stop_ms))
 
     def elements_per_step(self) -> float:
         return 0.0
@@ -157,7 +157,7 @@ class SquarePulses:
                 total[lo:hi] += amplitude[None, :]
             return total
 
-        return _CurrentDrive(current)
+        return _CurrentDrive(current, varies=bool(self.pulses))
 
     def elements_per_step(self) -> float:
         return 1.0
@@ -191,7 +191,7 @@ class NoiseCurrent:
             values[lo:hi] = rng.normal(self.mean, self.sd, size=(hi - lo, ctx.n_neurons))
             return values
 
-        return _CurrentDrive(current)
+        return _CurrentDrive(current, varies=True)
 
     def elements_per_step(self) -> float:
         return 1.0
@@ -385,6 +385,7 @@ class RunInputs:
 
 class _CurrentDrive(NamedTuple):
     current: object  # (k0, k1) -> array broadcastable to (k1-k0, N), float64 mA, or None
+    varies: bool  # whether the current may change from step to step
 
 
 class _SpikeDrive(NamedTuple):
@@ -414,8 +415,8 @@ class InputSpikes(NamedTuple):
 class InputChunk:
     """Input for steps ``[k0, k0 + steps)``.
 
-    ``current`` has shape (1, N) when constant over the chunk, else (steps, N), in the
-    run's precision, mA. ``events`` is None when the run has no synaptic input.
+    ``current`` has shape (steps, N) when the run's current varies in time, else (1, N), in
+    the run's precision, mA. ``events`` is None when the run has no synaptic input.
     """
 
     k0: int
@@ -454,6 +455,12 @@ class InputGenerator:
         self._per_tau_syn = 1.0 / np.asarray(self.tau_syn, dtype=float)  # 1/ms, scalar or per neuron
 
     @property
+    def time_varying(self) -> bool:
+        """Whether the external current may change between steps: then every chunk's
+        current has one row per step, else a single row."""
+        return any(isinstance(d, _CurrentDrive) and d.varies for d in self._drives)
+
+    @property
     def has_synapses(self) -> bool:
         return any(isinstance(d, _SpikeDrive) for d in self._drives)
 
@@ -469,12 +476,10 @@ class InputGenerator:
     def _current(self, k0, k1):
         parts = [part for d in self._drives if isinstance(d, _CurrentDrive)
                  if (part := d.current(k0, k1)) is not None]
-        if not parts:
-            return np.zeros((1, self.n_neurons), dtype=self.dtype)
-        total = parts[0]
-        for part in parts[1:]:
+        total = np.zeros((1, 1))
+        for part in parts:
             total = total + part
-        rows = total.shape[0]
+        rows = k1 - k0 if self.time_varying else 1
         return np.ascontiguousarray(np.broadcast_to(total, (rows, self.n_neurons)), dtype=self.dtype)
 
     def _events(self, k0, k1):

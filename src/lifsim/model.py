@@ -64,44 +64,71 @@ class Coefficients(NamedTuple):
     n_ref: object
 
 
-def make_rules(where, maximum):
-    """The two update rules written over a backend's ``where`` and ``maximum``.
+class Rules(NamedTuple):
+    """The update bound to one backend: both methods' rules and the synaptic step."""
 
-    Each rule maps ``(u, ref, i_ext, i_syn, c)`` to ``(u, ref, spiked, u_shown)``:
+    article: object
+    exact: object
+    synapse: object
+
+
+def _identity(x):
+    return x
+
+
+def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
+    """The update rules written over a backend's ``where``, ``maximum`` and ``rounded``.
+
+    Each method's rule maps ``(u, ref, i_ext, i_syn, c)`` to ``(u, ref, spiked, u_shown)``:
     the new potential (mV), refractory steps left, whether the neuron spiked in this
-    step, and the potential this step reports.
+    step, and the potential this step reports. ``synapse`` maps ``(i_syn, injected,
+    decay)`` to the new synaptic current (mA).
+
+    ``rounded`` wraps every product that is then summed: each product is rounded to the
+    run's precision before the sum, as numpy computes it. A backend that would fuse a
+    multiply and an add into one FMA (XLA does) passes a ``rounded`` it cannot fuse through.
+    ``compiled`` turns a helper into something the rules can call (numba's ``njit``).
     """
 
-    def article_step(u, ref, i_ext, i_syn, c):
+    def synapse(i_syn, injected, decay):
+        return rounded(i_syn * decay) + injected
+
+    @compiled
+    def free_evolution(u, i_ext, i_syn, c):
+        return rounded(c.a * u) + rounded(c.b * i_ext) + rounded(c.s * i_syn) + c.d
+
+    def article(u, ref, i_ext, i_syn, c):
         resting = ref > 0
         firing = (u > c.u_thresh) & (ref <= 0)
-        u_free = c.a * u + c.b * i_ext + c.s * i_syn + c.d
+        u_free = free_evolution(u, i_ext, i_syn, c)
         u_new = where(resting | firing, c.u_rest, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
         return u_new, ref_new, firing, u_new
 
-    def exact_step(u, ref, i_ext, i_syn, c):
+    def exact(u, ref, i_ext, i_syn, c):
         resting = ref > 0
-        u_free = c.a * u + c.b * i_ext + c.s * i_syn + c.d
+        u_free = free_evolution(u, i_ext, i_syn, c)
         firing = (u_free >= c.u_thresh) & (ref <= 0)
         u_new = where(resting | firing, c.u_rest, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
         return u_new, ref_new, firing, u
 
-    return article_step, exact_step
+    return Rules(article, exact, synapse)
+
+
+NUMPY_RULES = make_rules(np.where, np.maximum)
+RULES = {"article": NUMPY_RULES.article, "exact": NUMPY_RULES.exact}
+article_step, exact_step = NUMPY_RULES.article, NUMPY_RULES.exact
 
 
 def synapse_step(i_syn, injected, decay):
-    """Advance the summed synaptic current by one step, mA.
+    """Advance the summed synaptic current by one step, mA: ``i_syn·decay + injected``.
 
     ``decay = exp(-dt/tau_syn)``; ``injected`` is the sum of ``w·q/tau_syn`` over the input
-    spikes of this step, which count in their own step.
+    spikes of this step, which count in their own step. (The numpy binding of
+    :func:`make_rules`' ``synapse``.)
     """
-    return i_syn * decay + injected
-
-
-article_step, exact_step = make_rules(np.where, np.maximum)
-RULES = {"article": article_step, "exact": exact_step}
+    return NUMPY_RULES.synapse(i_syn, injected, decay)
 
 
 def refractory_steps(tau_rest, dt_ms: float) -> np.ndarray:

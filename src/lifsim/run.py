@@ -250,7 +250,10 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
                                config.dtype, config.seed, config.record.input_spikes)
     setup = engines.EngineSetup(config.n_neurons, config.method, coef,
                                 synaptic_decay(config.model, config.dt_ms, config.precision),
-                                config.dtype, generator.has_synapses, config.threads, tuple(engine_options))
+                                config.dtype, generator.has_synapses, config.threads, tuple(engine_options),
+                                min(run_plan.chunk_steps, config.steps), generator.time_varying,
+                                config.record.every, config.record.variables if rec_neurons.size else (),
+                                rec_neurons.size)
     setup_started = time.perf_counter()
     runner = engine.start(setup)
     timings = {"setup_s": time.perf_counter() - setup_started, "input_s": 0.0, "wall_s": 0.0}

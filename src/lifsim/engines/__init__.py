@@ -19,6 +19,7 @@ from ..model import Coefficients
 ENGINES = {
     "numpy": ("lifsim.engines.numpy_engine", None),
     "numba": ("lifsim.engines.numba_engine", None),
+    "tensorflow": ("lifsim.engines.tensorflow_engine", "install it with: pip install 'lifsim[tensorflow]'"),
 }
 
 
@@ -35,6 +36,11 @@ class EngineSetup:
         synaptic: whether any input spikes reach the population.
         threads: worker threads for engines that use them (None: all cores).
         options: engine-specific switches.
+        chunk_steps: steps of every chunk but the last, which may be shorter.
+        time_varying: whether chunks carry one current row per step (else one row).
+        sample_every: recording interval in steps.
+        recorded: the recorded variables (empty when no neuron is recorded).
+        recorded_neurons: how many neurons are recorded.
     """
 
     n_neurons: int
@@ -45,6 +51,11 @@ class EngineSetup:
     synaptic: bool
     threads: int | None = None
     options: tuple = ()
+    chunk_steps: int = 1
+    time_varying: bool = False
+    sample_every: int = 1
+    recorded: tuple = ()
+    recorded_neurons: int = 0
 
 
 @dataclass(frozen=True)

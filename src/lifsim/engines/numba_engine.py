@@ -16,7 +16,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ..inputs import InputChunk, SynapticEvents
-from ..model import Coefficients, make_rules, synapse_step
+from ..model import Coefficients, make_rules
 from ..recording import ChunkRecording
 from ..state import LIFState
 from . import ChunkSpikes, EngineSetup
@@ -48,8 +48,9 @@ def _maximum(a, b):
     return a if a > b else b
 
 
-_article_step, _exact_step = (njit(inline="always")(rule) for rule in make_rules(_where, _maximum))
-_synapse_step = njit(inline="always")(synapse_step)
+_inline = njit(inline="always")
+_article_step, _exact_step, _synapse_step = (
+    _inline(rule) for rule in make_rules(_where, _maximum, _inline(lambda x: x), _inline))
 
 
 def _at(x, i):

@@ -12,19 +12,35 @@ Options (``engine_options`` or the command line): ``device`` = ``"cpu"`` | ``"gp
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from ..errors import ParameterError
-from ..model import make_rules, synapse_step
+from ..model import make_rules
 from ..state import LIFState
+from ..inputs import InputChunk, SynapticEvents
+from ..recording import ChunkRecording
 from . import ChunkSpikes, EngineSetup
 
 NAME = "tensorflow"
 DEVICES = ("cpu", "gpu")
-_BIT_VALUES = tf.constant([1, 2, 4, 8, 16, 32, 64, 128], tf.int32)
+_PACK_MAGIC = tf.constant(np.uint64(0x0102040810204080))
+_PACK_SHIFT = tf.constant(np.uint64(56))
+_BITS = {tf.float32: tf.int32, tf.float64: tf.int64}
 
-_RULES = dict(zip(("article", "exact"), make_rules(tf.where, tf.maximum)))
+
+def _rounded_by(mask):
+    """``rounded`` for :func:`lifsim.model.make_rules` under XLA, which fuses ``a·b + c`` into
+    one FMA (one rounding instead of numpy's two): the product passes through an integer
+    XOR with ``mask``, a zero XLA only sees at run time, so it is rounded before the sum."""
+
+    def rounded(x):
+        bits = _BITS[x.dtype]
+        return tf.bitcast(tf.bitwise.bitwise_xor(tf.bitcast(x, bits), tf.cast(mask, bits)), x.dtype)
+
+    return rounded
 
 
 def version() -> str:
@@ -59,7 +75,11 @@ def _set_threads(threads: int | None) -> None:
 
 
 class Runner:
-    """Advances a population chunk by chunk, each chunk one compiled TensorFlow call."""
+    """Advances a population chunk by chunk, each chunk one compiled TensorFlow call.
+
+    Every call has the same shapes (the last chunk is padded to the chunk length and
+    runs fewer steps), so XLA compiles once per run, during start-up.
+    """
 
     def __init__(self, setup: EngineSetup):
         options = dict(setup.options)
@@ -70,69 +90,127 @@ class Runner:
         self.setup = setup
         self.device = _device_name(options.get("device"))
         self.jit_compile = bool(options.get("jit_compile", True))
-        self.dtype = tf.as_dtype(setup.dtype)
-        self.padded = -(-setup.n_neurons // 8) * 8
+        self.length = setup.chunk_steps
+        self.max_samples = -(-self.length // setup.sample_every)
         with tf.device(self.device):
             self.coefficients = type(setup.coefficients)(*(tf.constant(x) for x in setup.coefficients))
             self.decay = tf.constant(setup.decay)
-        self.rule = _RULES[setup.method]
-        self.chunk_fn = tf.function(self._chunk, jit_compile=self.jit_compile, autograph=False)
+            self.zero_mask = tf.constant(np.int32(0))
+        self._warm_up()
+
+    def _warm_up(self):
+        """Compile for this run's shapes now: a call that runs no step."""
+        setup, empty = self.setup, np.zeros(0, np.int64)
+        state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype)
+        rows = self.length if setup.time_varying else 1
+        events = SynapticEvents(empty, empty, np.zeros(0, setup.dtype)) if setup.synaptic else None
+        chunk = InputChunk(0, 0, np.zeros((rows, setup.n_neurons), setup.dtype), events)
+        neurons = np.zeros(setup.recorded_neurons, np.int64)
+        out = {name: np.zeros((0, neurons.size), setup.dtype) for name in setup.recorded}
+        self.advance(state, chunk, ChunkRecording(empty, neurons, out))
 
     def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
-        setup, steps = self.setup, chunk.steps
-        sample_row = np.full(steps, -1, np.int32)
+        setup, steps, length = self.setup, chunk.steps, self.length
+        sample_row = np.full(length, -1, np.int32)
         sample_row[recording.rows] = np.arange(recording.rows.size, dtype=np.int32)
-        injection = chunk.dense_injection(setup.n_neurons) if setup.synaptic else np.zeros((0, 0), setup.dtype)
+        names = tuple(recording.out) if recording.neurons.size else ()
+        current = _padded(chunk.current, length) if chunk.current.shape[0] > 1 or setup.time_varying else chunk.current
+        injection = _padded(chunk.dense_injection(setup.n_neurons), length) if setup.synaptic \
+            else np.zeros((0, 0), setup.dtype)
+        run_chunk = _chunk_function(setup.method, setup.synaptic, names, setup.n_neurons, self.jit_compile)
         with tf.device(self.device):
-            u, ref, i_syn, traces, packed = self.chunk_fn(
-                tf.constant(state.u), tf.constant(state.ref), tf.constant(state.i_syn), tf.constant(chunk.current),
-                tf.constant(injection), tf.constant(sample_row), tf.constant(recording.neurons.astype(np.int32)),
-                tf.constant(np.int32(recording.rows.size)))
-        for name, trace in zip(("u", "i_syn", "i_in"), traces):
-            if name in recording.out:
-                recording.out[name][:] = trace.numpy()
-        spikes = _unpack(packed.numpy(), chunk.k0, setup.n_neurons)
+            u, ref, i_syn, traces, packed = run_chunk(
+                tf.constant(state.u), tf.constant(state.ref), tf.constant(state.i_syn), tf.constant(current),
+                tf.constant(injection), self.coefficients, self.decay, tf.constant(np.int32(steps)),
+                tf.constant(sample_row), tf.constant(recording.neurons.astype(np.int32)),
+                tf.constant(np.int32(self.max_samples)), self.zero_mask)
+        for name, trace in zip(names, traces):
+            recording.out[name][:] = trace.numpy()[:recording.rows.size]
+        spikes = _unpack(packed.numpy()[:steps], chunk.k0)
         return LIFState(u.numpy(), ref.numpy(), i_syn.numpy()), spikes
 
-    def _chunk(self, u, ref, i_syn, current, injection, sample_row, rec_neurons, n_samples):
-        steps = tf.shape(sample_row)[0]
+
+def _padded(array: np.ndarray, length: int) -> np.ndarray:
+    """``array`` with zero rows appended up to ``length`` rows."""
+    if array.shape[0] == length:
+        return array
+    out = np.zeros((length,) + array.shape[1:], array.dtype)
+    out[:array.shape[0]] = array
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_function(method: str, synaptic: bool, names: tuple, n_neurons: int, jit_compile: bool):
+    """The compiled chunk loop for one static configuration, shared by every run that has it."""
+    padded = -(-n_neurons // 8) * 8
+
+    def pack(spiked):
+        """Spike flags as bits, 8 neurons a byte (neuron 8w + j is bit j of byte w): a small
+        fixed-size record per step. Eight 0/1 bytes read as one little-endian word, times
+        _PACK_MAGIC, have their bits gathered in the top byte."""
+        flags = tf.pad(tf.cast(spiked, tf.uint8), [[0, padded - n_neurons]])
+        words = tf.bitcast(tf.reshape(flags, [-1, 8]), tf.uint64)
+        return tf.cast(tf.bitwise.right_shift(words * _PACK_MAGIC, _PACK_SHIFT), tf.uint8)
+
+    def run_chunk(u, ref, i_syn, current, injection, coefficients, decay, steps, sample_row, rec_neurons,
+                  n_samples, zero_mask):
+        rules = make_rules(tf.where, tf.maximum, _rounded_by(zero_mask))
+        rule = rules.article if method == "article" else rules.exact
+        length = tf.shape(sample_row)[0]
         time_varying = tf.shape(current)[0] > 1
-        traces = tuple(tf.zeros(tf.stack([n_samples, tf.size(rec_neurons)]), self.dtype) for _ in range(3))
-        flags = tf.TensorArray(tf.uint8, size=steps, element_shape=tf.TensorShape([self.padded // 8]))
+        # one spare row at the end takes the writes of the steps that are not sampled
+        traces = tuple(tf.TensorArray(u.dtype, size=n_samples + 1, element_shape=rec_neurons.shape) for _ in names)
+        # unwritten rows (steps .. length-1 of a padded last chunk) stack as zeros: no spikes
+        flags = tf.TensorArray(tf.uint8, size=length, element_shape=tf.TensorShape([padded // 8]))
 
         def body(k, u, ref, i_syn, traces, flags):
             i_ext = current[tf.where(time_varying, k, 0)]
-            if self.setup.synaptic:
-                i_syn = synapse_step(i_syn, injection[k], self.decay)
-            u, ref, spiked, u_shown = self.rule(u, ref, i_ext, i_syn, self.coefficients)
-            row = sample_row[k]
-            traces = tf.cond(row >= 0, lambda: _write_sample(traces, row, rec_neurons, u_shown, i_syn, i_ext),
-                             lambda: traces)
-            return k + 1, u, ref, i_syn, traces, flags.write(k, self._pack(spiked))
+            if synaptic:
+                i_syn = rules.synapse(i_syn, injection[k], decay)
+            u, ref, spiked, u_shown = rule(u, ref, i_ext, i_syn, coefficients)
+            if names:
+                values = {"u": u_shown, "i_syn": i_syn, "i_in": i_ext + i_syn}
+                row = sample_row[k]
+                traces = _write_sample(traces, tf.where(row >= 0, row, n_samples), rec_neurons, names, values)
+            return k + 1, u, ref, i_syn, traces, flags.write(k, pack(spiked))
 
         _, u, ref, i_syn, traces, flags = tf.while_loop(
             lambda k, *rest: k < steps, body, (tf.constant(0), u, ref, i_syn, traces, flags))
-        return u, ref, i_syn, traces, flags.stack()
+        return u, ref, i_syn, tuple(trace.stack() for trace in traces), flags.stack()
 
-    def _pack(self, spiked):
-        """Spike flags as bits, 8 neurons a byte: a small fixed-size record per step."""
-        bits = tf.pad(tf.cast(spiked, tf.int32), [[0, self.padded - self.setup.n_neurons]])
-        return tf.cast(tf.reduce_sum(tf.reshape(bits, [-1, 8]) * _BIT_VALUES, axis=1), tf.uint8)
+    return tf.function(run_chunk, jit_compile=jit_compile, autograph=False, reduce_retracing=True)
 
 
-def _write_sample(traces, row, rec_neurons, u_shown, i_syn, i_ext):
-    values = (u_shown, i_syn, i_ext + i_syn)
-    return tuple(tf.tensor_scatter_nd_update(trace, [[row]], [tf.gather(value, rec_neurons)])
-                 for trace, value in zip(traces, values))
+def _write_sample(traces, row, rec_neurons, names, values):
+    return tuple(trace.write(row, tf.gather(values[name], rec_neurons)) for trace, name in zip(traces, names))
 
 
-def _unpack(packed: np.ndarray, k0: int, n_neurons: int) -> ChunkSpikes:
-    """(step, neuron) of every set bit, in canonical order (by step, then neuron)."""
-    flat = np.flatnonzero(packed)
-    step, byte = np.divmod(flat, packed.shape[1])
-    bits = np.unpackbits(packed.ravel()[flat][:, None], axis=1, bitorder="little")
-    which, bit = np.nonzero(bits)
-    return ChunkSpikes((step[which] + k0).astype(np.int64), (byte[which] * 8 + bit).astype(np.int32))
+def _unpack(packed: np.ndarray, k0: int) -> ChunkSpikes:
+    """(step, neuron) of every set bit, in canonical order (by step, then neuron).
+
+    Rows are made whole 64-bit words, the nonzero words are found first; then each word
+    gives up its set bits lowest first, each written straight to its place in the output
+    (the word's offset from a running popcount, plus the bit's rank in the word).
+    """
+    if packed.shape[1] % 8:  # whole 64-bit words per row
+        packed = np.pad(packed, ((0, 0), (0, 8 - packed.shape[1] % 8)))
+    words = packed.view(np.uint64)
+    bits_per_row = 64 * words.shape[1]
+    where = np.flatnonzero(words)
+    remaining = words.ravel()[where]
+    counts = np.bitwise_count(remaining).astype(np.int64)
+    slot = np.cumsum(counts) - counts
+    out = np.empty(int(counts.sum()), np.int64)
+    rank = 0
+    while remaining.size:
+        lowest = remaining & (~remaining + np.uint64(1))
+        out[slot + rank] = where * 64 + np.log2(lowest.astype(np.float64)).astype(np.int64)
+        remaining = remaining ^ lowest
+        keep = remaining != 0
+        remaining, where, slot = remaining[keep], where[keep], slot[keep]
+        rank += 1
+    step, neuron = np.divmod(out, bits_per_row)
+    return ChunkSpikes(step + k0, neuron.astype(np.int32))
 
 
 def start(setup: EngineSetup) -> Runner:
