@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_run(commands)
     _add_bench(commands)
+    _add_show(commands)
     _add_info(commands)
     return parser
 
@@ -69,6 +70,13 @@ def _add_bench(commands) -> None:
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
 
 
+def _add_show(commands) -> None:
+    show = commands.add_parser("show", help="print an experiment with every default filled in, as TOML",
+                               description="Print the resolved experiment (a built-in name or a .toml file) "
+                                           "with every default filled in; lifsim run accepts the output.")
+    show.add_argument("experiment", metavar="EXPERIMENT", help="a built-in experiment name or a .toml file")
+
+
 def _add_info(commands) -> None:
     commands.add_parser("info", help="list the engines, their versions and the devices each sees",
                         description="List the engines, whether they are installed, their versions and "
@@ -81,8 +89,8 @@ def _add_run(commands) -> None:
         description="Run an experiment and write EXPERIMENT.png (figure), EXPERIMENT.npz (time axis and "
                     "traces) and EXPERIMENT.json (parameters and spikes) into --out.")
     run.add_argument("experiment", metavar="EXPERIMENT",
-                     help="square, noise, synaptic (the article's experiments), all (those three), "
-                          "or the path of an experiment file (.toml)")
+                     help="square, noise, synaptic (the article's experiments), all (those three), fi (the "
+                          "f–I curve), or the path of an experiment file (.toml)")
     run.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
                      help="directory for the figures and data files (default: %(default)s)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
@@ -105,6 +113,11 @@ def _add_run(commands) -> None:
                      help="floating-point precision of the state (default: the experiment's, float32)")
     run.add_argument("--neurons", type=int, default=None, metavar="N",
                      help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1)")
+    run.add_argument("--currents", type=_currents, default=None, metavar="START:STOP:STEP",
+                     help="mA: one neuron per current START, START+STEP, ... below STOP, for an experiment "
+                          "with one constant current, such as fi (default: the experiment's; fi: 0:4:0.05)")
+    run.add_argument("--save", type=Path, default=None, metavar="FILE.nix",
+                     help="also write the run(s) as Neo objects to a NIX file (default: none)")
     _add_tensorflow_options(run)
     run.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
 
@@ -149,42 +162,90 @@ def _run(args) -> int:
 
     names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
-                     seed=args.seed, precision=args.precision, neurons=args.neurons, threads=args.threads)
+                     seed=args.seed, precision=args.precision, neurons=args.neurons, threads=args.threads,
+                     currents=args.currents)
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     options = [engine_options(args, exp.config.engine) for exp in loaded]
+    if args.save is not None:
+        from .neo_io import check_nix_path
+
+        check_nix_path(args.save)
     args.out.mkdir(parents=True, exist_ok=True)
     for exp, engine_switches in zip(loaded, options):
-        result = simulate(exp.config, progress=not args.quiet, engine_options=engine_switches)
-        written = write_outputs(exp, result, args.out)
+        results = [simulate(config, progress=not args.quiet, engine_options=engine_switches)
+                   for config in exp.configs()]
+        written = write_outputs(exp, results, args.out)
+        if args.save is not None:
+            from .neo_io import save_nix
+
+            target = args.save if len(loaded) == 1 else args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix")
+            written.append(save_nix(results, target))
         if not args.quiet:
-            print(summary_text(exp, result, written))
+            print(summary_text(exp, results, written))
     return 0
 
 
-def write_outputs(exp, result, out_dir: Path) -> list[Path]:
-    """The figure, the arrays and the JSON description of one run; returns the paths."""
-    from .plotting import save
+def _currents(text: str) -> np.ndarray:
+    """START:STOP:STEP (mA) as the currents START, START+STEP, ... below STOP."""
+    try:
+        start, stop, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be START:STOP:STEP in mA, such as 0:4:0.05 (got {text!r})")
+    if not (np.isfinite([start, stop, step]).all() and step > 0 and stop > start):
+        raise argparse.ArgumentTypeError(f"needs finite numbers with STEP > 0 and STOP > START (got {text!r})")
+    return start + step * np.arange(int(np.ceil((stop - start) / step - 1e-9)))
+
+
+def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
+    """The figure, the arrays and the JSON description of an experiment's runs; returns the paths."""
+    from .plotting import fi_data, save
 
     stem = out_dir / exp.config.name
-    png = save(result, exp.panels, stem.with_suffix(".png"), exp.title)
+    png = save(results, exp.panels, stem.with_suffix(".png"), exp.title)
     npz = stem.with_suffix(".npz")
-    np.savez_compressed(npz, **result.arrays())
+    if len(results) == 1:
+        arrays, summary = results[0].arrays(), results[0].summary()
+    else:
+        arrays = {f"{r.config.method}_{k}": v for r in results for k, v in r.arrays().items()}
+        summary = {**exp.config.describe(), "methods": [r.config.method for r in results],
+                   "runs": {r.config.method: {k: v for k, v in r.summary().items() if k in RUN_KEYS}
+                            for r in results}}
+        summary.pop("method")
+    if "fi" in exp.panels:
+        curve = fi_data(results)
+        summary["fi"] = {"currents_mA": curve["currents_mA"].tolist(),
+                         "rates_hz": {m: r.tolist() for m, r in curve["rates_hz"].items()},
+                         "predicted_hz": {m: r.tolist() for m, r in curve["predicted_hz"].items()}}
+    np.savez_compressed(npz, **arrays)
     js = stem.with_suffix(".json")
-    js.write_text(json.dumps(result.summary(), indent=1) + "\n")
+    js.write_text(json.dumps(summary, indent=1) + "\n")
     return [png, npz, js]
 
 
-def summary_text(exp, result, written) -> str:
+RUN_KEYS = ("spikes", "input_spikes", "weights", "timings_s")
+
+
+def summary_text(exp, results, written) -> str:
     """A few lines for a person: spikes and rates per stimulus window, and the files."""
-    config = result.config
-    lines = [f"{config.name}: {result.spike_times_ms.size} spikes from {config.n_neurons} neuron(s) in "
-             f"{config.duration_ms:g} ms ({config.engine} engine, {config.method} method, dt {config.dt_ms:g} ms, "
-             f"seed {config.seed})"]
-    for start, stop in exp.windows():
-        times = result.spike_times_ms
-        count = int(np.count_nonzero((times > start) & (times <= stop)))
-        rate = count / (config.n_neurons * (stop - start) * 1e-3) if stop > start else 0.0
-        lines.append(f"  {start:g} < t <= {stop:g} ms: {count} spikes, {rate:.1f} Hz per neuron")
+    lines = []
+    for result in results:
+        config = result.config
+        lines.append(f"{config.name}: {result.spike_times_ms.size} spikes from {config.n_neurons} neuron(s) in "
+                     f"{config.duration_ms:g} ms ({config.engine} engine, {config.method} method, "
+                     f"dt {config.dt_ms:g} ms, seed {config.seed})")
+        for start, stop in exp.windows():
+            times = result.spike_times_ms
+            count = int(np.count_nonzero((times > start) & (times <= stop)))
+            rate = count / (config.n_neurons * (stop - start) * 1e-3) if stop > start else 0.0
+            lines.append(f"  {start:g} < t <= {stop:g} ms: {count} spikes, {rate:.1f} Hz per neuron")
+    if "fi" in exp.panels:
+        from .plotting import fi_data
+
+        curve = fi_data(results)
+        for method, rates in curve["rates_hz"].items():
+            gap = np.max(np.abs(rates - curve["predicted_hz"][method]))
+            lines.append(f"  f–I, method {method}: largest gap to the closed form {gap:.2f} Hz over "
+                         f"{rates.size} currents")
     lines.append(f"  wrote {', '.join(str(p) for p in written)}")
     return "\n".join(lines)
 
@@ -211,4 +272,11 @@ def _info(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "bench": _bench, "info": _info}
+def _show(args) -> int:
+    from . import experiment
+
+    print(experiment.render(experiment.load(args.experiment)), end="")
+    return 0
+
+
+COMMANDS = {"run": _run, "bench": _bench, "show": _show, "info": _info}

@@ -14,9 +14,11 @@ run's seed).
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
-from dataclasses import dataclass, fields
+import zlib
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -24,13 +26,13 @@ import numpy as np
 
 from .errors import ParameterError
 from .inputs import STIMULUS_KINDS
-from .params import LIFParams
+from .params import UNITS, LIFParams
 from .recording import VARIABLES, Record
 from .run import RunConfig
 
 #: Key of the random stream that draws per-neuron values given as distributions.
 VALUE_STREAM = 2
-PANELS = ("input_spikes", "i_in", "i_syn", "u", "raster")
+PANELS = ("input_spikes", "i_in", "i_syn", "u", "raster", "fi")
 
 NUMBER, INT, STR, BOOL, VALUES, NUMBERS, PULSES, STRINGS, NEURONS, NEURON_INDICES = (
     "a number", "a whole number", "a string", "true or false", "a number, a list of numbers or a "
@@ -40,7 +42,7 @@ NUMBER, INT, STR, BOOL, VALUES, NUMBERS, PULSES, STRINGS, NEURONS, NEURON_INDICE
 
 TOP_KEYS = {
     "name": STR, "description": STR, "duration_ms": NUMBER, "dt_ms": NUMBER, "method": STR,
-    "engine": STR, "precision": STR, "seed": INT, "neurons": INT, "threads": INT,
+    "methods": STRINGS, "engine": STR, "precision": STR, "seed": INT, "neurons": INT, "threads": INT,
 }
 TABLES = ("model", "record", "plot")
 MODEL_KEYS = {f.name: VALUES for f in fields(LIFParams)}
@@ -59,13 +61,23 @@ STIMULUS_KEYS = {
 
 @dataclass(frozen=True)
 class Experiment:
-    """A loaded experiment: the run, the figure's panels, and where it came from."""
+    """A loaded experiment: the run, the figure's panels, and where it came from.
+
+    ``methods`` lists the integration methods it runs with (``config.method`` is the
+    first); an experiment with several runs once per method, as the f–I curve does.
+    """
 
     config: RunConfig
     panels: tuple
     title: str
     description: str
     source: str
+    methods: tuple = ()
+    value_tables: dict = field(default_factory=dict)
+
+    def configs(self) -> list[RunConfig]:
+        """One run configuration per method."""
+        return [self.config.replace(method=m) for m in self.methods or (self.config.method,)]
 
     def windows(self) -> list[tuple[float, float]]:
         """Stimulus windows (ms) within the run, for the printed summary."""
@@ -89,7 +101,8 @@ def load(name_or_path: str, **overrides) -> Experiment:
     """Load a built-in experiment by name, or a TOML file by path, then apply overrides.
 
     ``overrides`` are top-level settings (``engine``, ``dt_ms``, ``duration_ms``, ``seed``,
-    ``method``, ``precision``, ``threads``, ``neurons``); None leaves the file's value.
+    ``method``, ``precision``, ``threads``, ``neurons``), or ``currents`` (mA, one per
+    neuron) for the experiment's constant current; None leaves the file's value.
     """
     if name_or_path in builtin_names():
         source = f"{name_or_path}.toml (built-in)"
@@ -116,14 +129,18 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
         if key in data:
             _check_type(key, data[key], kind)
     overrides = dict(overrides)
+    tables = _tables(data)
+    if "currents" in overrides:
+        tables = _with_currents(tables, overrides.pop("currents"))
     neurons = overrides.pop("neurons", data.get("neurons"))
-    settings = {k: data[k] for k in TOP_KEYS if k in data and k not in ("description", "neurons")}
-    settings.update(overrides)
+    methods = _methods(data, overrides)
+    settings = {k: data[k] for k in TOP_KEYS if k in data and k not in ("description", "neurons", "methods")}
+    settings.update(overrides, method=methods[0])
     seed = settings.get("seed", RunConfig.seed)
-    settings["n_neurons"] = neurons
     values = _ValueResolver(seed)
     model = LIFParams(**_resolve_table("model", data.get("model", {}), MODEL_KEYS, values, neurons))
-    stimuli = tuple(_stimulus(i, table, values, neurons) for i, table in enumerate(_tables(data)))
+    stimuli = tuple(_stimulus(i, table, values, neurons) for i, table in enumerate(tables))
+    settings["n_neurons"] = neurons if neurons is not None else _implied_size(stimuli)
     record = _record(data.get("record", {}))
     plot = data.get("plot", {})
     _check_keys("plot", plot, PLOT_KEYS)
@@ -135,7 +152,45 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
         if panel not in PANELS:
             raise ParameterError(f"plot.panels must be among {', '.join(PANELS)} (got {panel!r})")
     config = RunConfig(model=model, stimuli=stimuli, record=record, **settings)
-    return Experiment(config, panels, plot.get("title", config.name), data.get("description", ""), source)
+    for method in methods[1:]:
+        config.replace(method=method)  # each method's run is checked too (dt limits differ)
+    return Experiment(config, panels, plot.get("title", config.name), data.get("description", ""), source,
+                      methods, values.tables)
+
+
+def _methods(data: dict, overrides: dict) -> tuple:
+    """The methods to run: the override, else ``methods``, else ``method``, else the default."""
+    if "method" in data and "methods" in data:
+        raise ParameterError("give either method or methods, not both")
+    if overrides.get("method") is not None:
+        return (overrides.pop("method"),)
+    methods = tuple(data.get("methods", (data.get("method", RunConfig.method),)))
+    if not methods:
+        raise ParameterError("methods must list at least one method")
+    return methods
+
+
+def _with_currents(tables: list, currents) -> list:
+    """The stimulus tables with the one constant current's amplitude set to ``currents``."""
+    constant = [i for i, t in enumerate(tables) if t.get("kind") == "constant"]
+    if len(constant) != 1:
+        raise ParameterError("currents: the experiment needs exactly one constant-current stimulus to set "
+                             f"(it has {len(constant)})")
+    tables = [dict(t) for t in tables]
+    tables[constant[0]]["amplitude"] = [float(c) for c in currents]
+    return tables
+
+
+def _implied_size(stimuli) -> int | None:
+    """The population size implied by per-neuron stimulus values (amplitudes), if any."""
+    sizes = set()
+    for stimulus in stimuli:
+        amplitudes = [p[2] for p in stimulus.pulses] if stimulus.kind == "square" else [
+            getattr(stimulus, "amplitude", 0.0)]
+        sizes |= {np.size(a) for a in amplitudes if np.ndim(a)}
+    if len(sizes) > 1:
+        raise ParameterError(f"per-neuron stimulus values must all have the same length (got {sorted(sizes)})")
+    return sizes.pop() if sizes else None
 
 
 def _tables(data):
@@ -217,17 +272,22 @@ def _is_number(value) -> bool:
 
 
 class _ValueResolver:
-    """Turns value specs into numbers or per-neuron arrays; random ones from the seed."""
+    """Turns value specs into numbers or per-neuron arrays, and remembers the table specs.
+
+    A random spec draws from its own stream, keyed by the value's name, so that the
+    values do not depend on the order of the keys in the file.
+    """
 
     def __init__(self, seed: int):
         self.seed = seed
-        self.draws = 0
+        self.tables = {}
 
     def resolve(self, name: str, spec, neurons):
         if _is_number(spec):
             return float(spec)
         if isinstance(spec, list):
             return np.asarray(spec, dtype=float)
+        self.tables[name] = spec
         if set(spec) == {"start", "stop", "step"}:
             return _arange(name, spec)
         if len(spec) == 1 and next(iter(spec)) in ("uniform", "normal"):
@@ -241,8 +301,8 @@ class _ValueResolver:
             raise ParameterError(f"{name}.{law} must be a list of two numbers (got {pair!r})")
         if neurons is None:
             raise ParameterError(f"{name}: a random per-neuron value needs 'neurons' to be set")
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(VALUE_STREAM, self.draws)))
-        self.draws += 1
+        stream = np.random.SeedSequence(self.seed, spawn_key=(VALUE_STREAM, zlib.crc32(name.encode())))
+        rng = np.random.default_rng(stream)
         if law == "uniform":
             return rng.uniform(pair[0], pair[1], size=neurons)
         if pair[1] < 0:
@@ -256,3 +316,60 @@ def _arange(name, spec):
         raise ParameterError(f"{name} needs numbers with step > 0 and stop > start (got {spec!r})")
     count = math.ceil((stop - start) / step - 1e-9)
     return start + step * np.arange(count)
+
+
+# ---------------------------------------------------------------- lifsim show
+
+def render(exp: Experiment) -> str:
+    """The experiment as TOML with every default filled in; loading it gives the same run."""
+    config = exp.config
+    top = {"name": config.name, "description": exp.description, "duration_ms": config.duration_ms,
+           "dt_ms": config.dt_ms}
+    top.update({"methods": list(exp.methods)} if len(exp.methods) > 1 else {"method": config.method})
+    top.update(engine=config.engine, precision=config.precision, seed=config.seed, neurons=config.n_neurons)
+    if config.threads is not None:
+        top["threads"] = config.threads
+    lines = [f"# {exp.source}, resolved: every default filled in", ""]
+    lines += [f"{key} = {_toml(value)}" for key, value in top.items()]
+    lines += ["", "[model]"] + [_line(f"model.{f.name}", f.name, getattr(config.model, f.name), exp, f"  # {UNITS[f.name]}")
+                                for f in fields(LIFParams)]
+    for i, stimulus in enumerate(config.stimuli):
+        lines += ["", "[[stimulus]]", f'kind = "{stimulus.kind}"']
+        for f in fields(stimulus):
+            value = getattr(stimulus, f.name)
+            if value is None:
+                lines.append(f"# {f.name}: not given (drawn from weight_mean, weight_sd)")
+            else:
+                lines.append(_line(f"stimulus[{i}].{f.name}", f.name, value, exp))
+    record = config.record
+    lines += ["", "[record]", f"variables = {_toml(list(record.variables))}",
+              f"neurons = {_toml(record.neurons if isinstance(record.neurons, str) else list(record.neurons))}",
+              f"every = {record.every}", f"input_spikes = {_toml(record.input_spikes)}",
+              "", "[plot]", f"title = {_toml(exp.title)}", f"panels = {_toml(list(exp.panels))}"]
+    return "\n".join(lines) + "\n"
+
+
+def _line(name: str, key: str, value, exp: Experiment, comment: str = "") -> str:
+    spec = exp.value_tables.get(name)
+    if spec is not None:  # a per-neuron value given as a table: keep the table, it is shorter
+        values = np.asarray(value)
+        comment += f"  # {values.size} values, {values.min():g} to {values.max():g}"
+        return f"{key} = {_toml(spec)}{comment}"
+    return f"{key} = {_toml(value)}{comment}"
+
+
+def _toml(value) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return "[" + ", ".join(_toml(v) for v in value) + "]"

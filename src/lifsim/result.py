@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import analysis
 from .params import UNITS
 
 
@@ -48,10 +49,50 @@ class Result:
         """Spike times of one neuron, ms."""
         return self.spike_times_ms[self.spike_neurons == neuron]
 
-    def count_in(self, start_ms: float, stop_ms: float, neuron: int | None = None) -> int:
-        """Output spikes with ``start <= t < stop`` (ms), of one neuron or of all."""
-        times = self.spike_times_ms if neuron is None else self.spikes_of(neuron)
-        return int(np.count_nonzero((times >= start_ms) & (times < stop_ms)))
+    # ------------------------------------------------------------ analysis (lifsim.analysis)
+
+    def spike_counts(self, start_ms: float = 0.0, stop_ms: float | None = None) -> np.ndarray:
+        """Spikes per neuron with ``start <= t <= stop`` (ms; default: the whole run)."""
+        return analysis.spike_counts(self.spike_times_ms, self.spike_neurons, self.n_neurons, start_ms,
+                                     self._stop(stop_ms))
+
+    def firing_rates(self, start_ms: float = 0.0, stop_ms: float | None = None) -> np.ndarray:
+        """Mean firing rate per neuron over ``[start, stop]``, Hz (default: the whole run)."""
+        return analysis.firing_rates(self.spike_times_ms, self.spike_neurons, self.n_neurons, start_ms,
+                                     self._stop(stop_ms))
+
+    def isi(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inter-spike intervals (ms) and the neuron of each, grouped by neuron."""
+        return analysis.interspike_intervals(self.spike_times_ms, self.spike_neurons)
+
+    def cv(self) -> np.ndarray:
+        """Coefficient of variation of the inter-spike intervals per neuron (NaN: < 2 intervals)."""
+        return analysis.coefficient_of_variation(self.spike_times_ms, self.spike_neurons, self.n_neurons)
+
+    def interval_rates(self) -> np.ndarray:
+        """Steady-state rate per neuron from the mean inter-spike interval, Hz."""
+        return analysis.interval_rates(self.spike_times_ms, self.spike_neurons, self.n_neurons)
+
+    def psth(self, bin_ms: float, start_ms: float = 0.0, stop_ms: float | None = None):
+        """Population rate histogram: bin edges (ms) and mean rate per neuron per bin (Hz)."""
+        return analysis.psth(self.spike_times_ms, self.n_neurons, bin_ms, start_ms, self._stop(stop_ms))
+
+    def raster(self, ax=None):
+        """Draw the output spikes as a raster on ``ax`` (a new figure if None); returns the axes."""
+        if ax is None:
+            from .plotting import new_axes
+
+            ax = new_axes()
+        return analysis.raster(ax, self.spike_times_ms, self.spike_neurons)
+
+    def to_neo(self, neurons=None):
+        """This run as a ``neo.Block`` (see :mod:`lifsim.neo_io`)."""
+        from .neo_io import to_neo
+
+        return to_neo(self, neurons)
+
+    def _stop(self, stop_ms):
+        return self.config.duration_ms if stop_ms is None else stop_ms
 
     def summary(self) -> dict:
         """JSON-ready description: the configuration, the spikes and the input spikes."""
