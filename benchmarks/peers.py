@@ -59,11 +59,13 @@ def set_up_peers(venv: Path, python: str) -> Path:
     return peer_python
 
 
-def versions(peer_python: Path) -> dict:
-    code = ("import json, brian2, nest, numpy, sys; print(json.dumps({'python': sys.version.split()[0], "
-            "'brian2': brian2.__version__, 'nest': nest.__version__, 'numpy': numpy.__version__}))")
-    out = subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True, check=True).stdout
-    peer = json.loads(out.strip().splitlines()[-1])
+def versions(peer_python: Path | None) -> dict:
+    peer = {}
+    if peer_python is not None:
+        code = ("import json, brian2, nest, numpy, sys; print(json.dumps({'python': sys.version.split()[0], "
+                "'brian2': brian2.__version__, 'nest': nest.__version__, 'numpy': numpy.__version__}))")
+        out = subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True, check=True).stdout
+        peer = json.loads(out.strip().splitlines()[-1])
     import lifsim
     import numba
     import numpy
@@ -132,12 +134,12 @@ def main():
     parser.add_argument("--json", type=Path, default=None, help="also write all figures to this file")
     args = parser.parse_args()
 
-    peer_python = set_up_peers(args.peers_venv, find_python(args.peers_python))
+    peers = [p for p in args.peers.split(",") if p]
+    peer_python = set_up_peers(args.peers_venv, find_python(args.peers_python)) if peers else None
     work = HERE / ".peers-work"
     work.mkdir(exist_ok=True)
     report = {"date": date.today().isoformat(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "versions": versions(peer_python), "cpu": _cpu(), "cases": {}}
-    peers = [p for p in args.peers.split(",") if p]
     for case in args.cases.split(","):
         neurons = args.neurons_a if case == "A" else args.neurons_b
         rows = [run_configuration("lifsim numba, 1 thread", lifsim_command(case, neurons, args.duration, 1),

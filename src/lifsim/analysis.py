@@ -1,7 +1,7 @@
 """Spike-train analysis, vectorised over sparse (time, neuron) events.
 
 Every function takes the spike times (ms) and neuron indices of a run, as
-:class:`lifsim.Result` keeps them, and the population size; none loops over neurons in
+`lifsim.Result` keeps them, and the population size; none loops over neurons in
 Python. Units: times and intervals in ms, rates in Hz, the coefficient of variation
 is dimensionless.
 """

@@ -13,7 +13,6 @@ compiled kernels from the disk cache).
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from .inputs import ConstantCurrent, PoissonSynapses
 from .recording import Record
-from .run import RunConfig, simulate
+from .run import RunConfig, available_cores, simulate
 
 CASES = {
     "A": {"neurons": 100_000, "description": "independent neurons, constant currents uniform in [0, 2] mA"},
@@ -36,7 +35,7 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
     """The run of benchmark ``case`` ("A" or "B"), with any setting overridden."""
     n = neurons or CASES[case]["neurons"]
     if threads is None and engine != "numpy":
-        threads = os.cpu_count() or 1
+        threads = available_cores()
     if case == "A":
         currents = np.random.default_rng(seed).uniform(0.0, 2.0, n)
         stimuli = (ConstantCurrent(currents),)

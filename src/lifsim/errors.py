@@ -1,7 +1,7 @@
 """Input validation: every refusal names the parameter and the allowed range.
 
 Checks run before any simulation work. A refused value raises
-:class:`ParameterError`, whose message is one line meant for a person; the
+`ParameterError`, whose message is one line meant for a person; the
 command line prints it and exits with status 2.
 """
 

@@ -1,4 +1,4 @@
-"""Experiments as TOML files: load, check, resolve into a :class:`RunConfig`.
+"""Experiments as TOML files: load, check, resolve into a `RunConfig`.
 
 The built-in experiments (``square``, ``noise``, ``synaptic``) are such files,
 shipped in ``lifsim/experiments/``; ``lifsim run PATH.toml`` runs a user's own.

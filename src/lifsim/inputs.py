@@ -1,8 +1,8 @@
 """Input generation, in one place: currents and Poisson synaptic input.
 
-A stimulus is a frozen description (:class:`ConstantCurrent`, :class:`SquarePulses`,
-:class:`NoiseCurrent`, :class:`PoissonSynapses`). For a run, :class:`InputGenerator`
-turns a list of them into chunks of input, one :class:`InputChunk` per range of steps:
+A stimulus is a frozen description (`ConstantCurrent`, `SquarePulses`,
+`NoiseCurrent`, `PoissonSynapses`). For a run, `InputGenerator`
+turns a list of them into chunks of input, one `InputChunk` per range of steps:
 the external current per step and neuron, and the synaptic input events. Every engine
 consumes the same chunks, so the same seed gives the same input everywhere.
 
@@ -435,7 +435,7 @@ class InputChunk:
 
 @dataclass
 class InputGenerator:
-    """Turns a run's stimuli into :class:`InputChunk` objects, in step order."""
+    """Turns a run's stimuli into `InputChunk` objects, in step order."""
 
     stimuli: tuple
     n_neurons: int

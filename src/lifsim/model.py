@@ -2,14 +2,14 @@
 
 Every engine advances the model with the functions made here. The rule is written
 once, over an abstract ``where``/``maximum`` pair, and bound to numpy arrays
-(:data:`article_step`, :data:`exact_step`), to numba scalars inside compiled loops,
+(`article_step`, `exact_step`), to numba scalars inside compiled loops,
 and to TensorFlow tensors. All arithmetic is the same sequence of operations on
 every backend, so the engines agree bit for bit.
 
 Per step ``k`` (time ``t_k = k·dt``), for each neuron:
 
 1. synaptic current: ``i_syn = i_syn·exp(-dt/tau_syn) + sum(w·q/tau_syn)`` over the
-   input spikes arriving in step ``k`` (:func:`synapse_step`);
+   input spikes arriving in step ``k`` (`synapse_step`);
 2. membrane, by the method's rule, with the input current ``I = i_ext + i_syn``.
 
 Method ``"article"`` (the article's order, forward Euler):
@@ -26,7 +26,7 @@ exponentially decaying ``i_syn``):
     summing input. The recorded ``u`` is the value at ``t_k``, before the step.
 
 Both rules use the same affine free evolution ``u_free = a·u + b·i_ext + s·i_syn + d``;
-only the coefficients (:func:`coefficients`) and the threshold test differ.
+only the coefficients (`coefficients`) and the threshold test differ.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from .errors import ParameterError, require_choice
 from .params import LIFParams
 
 METHODS = ("article", "exact")
+"""The integration methods: the article's forward Euler, and exact propagators."""
 #: Per method, the offset in steps of a spike's time from its step: ``t = (k + offset)·dt``.
 SPIKE_OFFSET_STEPS = {"article": 0, "exact": 1}
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
@@ -126,7 +127,7 @@ def synapse_step(i_syn, injected, decay):
 
     ``decay = exp(-dt/tau_syn)``; ``injected`` is the sum of ``w·q/tau_syn`` over the input
     spikes of this step, which count in their own step. (The numpy binding of
-    :func:`make_rules`' ``synapse``.)
+    `make_rules`' ``synapse``.)
     """
     return NUMPY_RULES.synapse(i_syn, injected, decay)
 
@@ -176,7 +177,7 @@ def _exact_propagators(tau_m, tau_syn, R, u_rest, dt_ms):
 
     With ``i_syn`` decaying as ``exp(-t/tau_syn)`` over the step, the current-to-voltage
     factor is ``R/tau_m ∫ exp(-(dt-t)/tau_m) exp(-t/tau_syn) dt``; written with
-    :func:`exprel` it stays accurate when ``tau_m`` is close to or equal to ``tau_syn``.
+    `exprel` it stays accurate when ``tau_m`` is close to or equal to ``tau_syn``.
     """
     a = np.exp(-dt_ms / tau_m)
     one_minus_a = -np.expm1(-dt_ms / tau_m)

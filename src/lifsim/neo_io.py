@@ -85,7 +85,7 @@ def save_nix(results, path) -> Path:
 
 
 def load_nix(path) -> list:
-    """The ``neo.Block`` objects stored in a NIX file by :func:`save_nix`, one per run."""
+    """The ``neo.Block`` objects stored in a NIX file by `save_nix`, one per run."""
     from neo.io import NixIO
 
     with NixIO(str(path), mode="ro") as io:

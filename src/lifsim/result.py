@@ -12,10 +12,10 @@ from .params import UNITS
 
 @dataclass(frozen=True)
 class Result:
-    """What :func:`lifsim.simulate` returns.
+    """What `lifsim.simulate` returns.
 
     Attributes:
-        config: the run's :class:`lifsim.RunConfig` (model, stimuli, dt, seed, ...).
+        config: the run's `lifsim.RunConfig` (model, stimuli, dt, seed, ...).
         t_ms: time of each recorded sample, ms, shape (samples,).
         traces: variable name -> array (samples, recorded neurons); ``u`` in mV,
             ``i_syn`` and ``i_in`` in mA.
@@ -27,7 +27,7 @@ class Result:
         weights: efficacies of each synaptic stimulus, arrays (N, m).
         timings: seconds spent: ``wall_s`` (engine loop), ``input_s`` (input generation),
             ``setup_s`` (engine start, compilation), ``total_s`` (the whole call).
-        final_state: the :class:`lifsim.LIFState` after the last step.
+        final_state: the `lifsim.LIFState` after the last step.
     """
 
     config: object
@@ -86,7 +86,7 @@ class Result:
         return analysis.raster(ax, self.spike_times_ms, self.spike_neurons)
 
     def to_neo(self, neurons=None):
-        """This run as a ``neo.Block`` (see :mod:`lifsim.neo_io`)."""
+        """This run as a ``neo.Block`` (see `lifsim.neo_io`)."""
         from .neo_io import to_neo
 
         return to_neo(self, neurons)

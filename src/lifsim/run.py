@@ -1,7 +1,7 @@
 """Running a simulation: check everything, plan the chunks, drive an engine, collect.
 
-:func:`simulate` is the one entry point. All checks happen in :class:`RunConfig`
-and :func:`plan` before any input is drawn or any engine is started.
+`simulate` is the one entry point. All checks happen in `RunConfig`
+and `plan` before any input is drawn or any engine is started.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from .recording import ChunkRecording, Record, sample_rows
 from .result import Result
 from .state import LIFState
 
-#: The seed of a run that names none, so that two runs without one are identical.
 DEFAULT_SEED = 2018
+"""The seed of a run that names none, so that two runs without one are identical."""
 #: Numbers per chunk of input (steps × neurons × draws per neuron-step), bounding chunk memory.
 CHUNK_ELEMENTS = 1 << 22
 #: Floor of the per neuron-step load when sizing chunks (spike and sample buffers).
@@ -40,8 +40,8 @@ class RunConfig:
     """A complete, checked description of one run.
 
     Attributes:
-        model: :class:`LIFParams` (per-neuron values allowed).
-        stimuli: stimulus descriptions from :mod:`lifsim.inputs`.
+        model: `LIFParams` (per-neuron values allowed).
+        stimuli: stimulus descriptions from `lifsim.inputs`.
         n_neurons: population size; by default the length of per-neuron values, else 1.
         duration_ms: simulated time T, ms; steps ``k = 0 .. ceil(T/dt) - 1``.
         dt_ms: time step, ms.
@@ -49,7 +49,7 @@ class RunConfig:
         engine: engine name (``lifsim.engines.ENGINES``).
         precision: ``"float32"`` or ``"float64"``.
         seed: seed of every random draw of the run.
-        record: what to record (:class:`Record`).
+        record: what to record (`Record`).
         threads: worker threads for engines that use them; None for all cores.
         name: a label carried into outputs.
     """
@@ -77,7 +77,7 @@ class RunConfig:
         require_choice("engine", self.engine, engines.engine_names())
         set_(self, "seed", require_int("seed", self.seed, low=0, high=2**63 - 1))
         if self.threads is not None:
-            set_(self, "threads", require_int("threads", self.threads, low=1, high=os.cpu_count() or 1))
+            set_(self, "threads", require_int("threads", self.threads, low=1, high=available_cores()))
         check_step(self.model, self.dt_ms, self.method)
         set_(self, "n_neurons", self._population_size())
         self.model.check_size(self.n_neurons)
@@ -143,6 +143,14 @@ def _plain(value):
     if isinstance(value, float) and math.isinf(value):
         return None  # an unbounded window end
     return value
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the system tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------- planning
@@ -225,9 +233,9 @@ def _gib(n: int) -> str:
 
 def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_limit: int | None = None,
              initial_state: LIFState | None = None, engine_options: tuple = (), **settings) -> Result:
-    """Run one simulation and return its :class:`Result`.
+    """Run one simulation and return its `Result`.
 
-    Either pass a :class:`RunConfig` or its fields as keywords (``model``, ``stimuli``,
+    Either pass a `RunConfig` or its fields as keywords (``model``, ``stimuli``,
     ``n_neurons``, ``duration_ms``, ``dt_ms``, ``method``, ``engine``, ``precision``,
     ``seed``, ``record``, ``threads``, ``name``).
 

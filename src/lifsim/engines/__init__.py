@@ -1,6 +1,6 @@
-"""Engines: thin loop drivers over the one update rule (:mod:`lifsim.model`).
+"""Engines: thin loop drivers over the one update rule (`lifsim.model`).
 
-An engine turns an :class:`EngineSetup` into a runner whose ``advance(state, chunk,
+An engine turns an `EngineSetup` into a runner whose ``advance(state, chunk,
 recording)`` returns the new state and the spikes of the chunk. Engines are loaded
 on demand, so an engine whose library is missing costs nothing until it is asked for.
 """
@@ -30,7 +30,7 @@ class EngineSetup:
     Attributes:
         n_neurons: population size.
         method: ``"article"`` or ``"exact"``.
-        coefficients: the update's constants (:func:`lifsim.model.coefficients`).
+        coefficients: the update's constants (`lifsim.model.coefficients`).
         decay: ``exp(-dt/tau_syn)``, scalar or per neuron.
         dtype: numpy float type of the run.
         synaptic: whether any input spikes reach the population.

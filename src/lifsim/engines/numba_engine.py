@@ -1,6 +1,6 @@
 """The fast CPU engine: the same rule compiled by numba, parallel over blocks of neurons.
 
-The rule of :mod:`lifsim.model` is compiled for numba scalars and called in a loop
+The rule of `lifsim.model` is compiled for numba scalars and called in a loop
 nest: blocks of neurons in parallel (``prange``, one block per task), time outside,
 and a branch-free inner loop over the block's neurons that LLVM vectorises. Neurons
 are independent between steps (input comes from the input generator), so a block runs

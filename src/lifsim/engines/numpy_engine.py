@@ -1,7 +1,7 @@
 """The reference engine: numpy, vectorised over neurons, a plain loop over time.
 
 This is the readable executable specification the other engines are tested against:
-each step applies :func:`lifsim.model.synapse_step` and the method's rule to whole
+each step applies `lifsim.model.synapse_step` and the method's rule to whole
 arrays, exactly in the documented order.
 """
 

@@ -3,7 +3,7 @@
 One ``tf.function`` runs a whole chunk of steps in a ``tf.while_loop``, compiled with
 XLA by default (``jit_compile``), on a GPU when TensorFlow sees one and on the CPU
 otherwise. The state is carried in the loop; no Python runs per step. The update is
-the rule of :mod:`lifsim.model` bound to TensorFlow's ``where``/``maximum``, and the
+the rule of `lifsim.model` bound to TensorFlow's ``where``/``maximum``, and the
 input comes from lifsim's own generator, so the spikes equal the other engines'.
 
 Options (``engine_options`` or the command line): ``device`` = ``"cpu"`` | ``"gpu"``
@@ -32,7 +32,7 @@ _BITS = {tf.float32: tf.int32, tf.float64: tf.int64}
 
 
 def _rounded_by(mask):
-    """``rounded`` for :func:`lifsim.model.make_rules` under XLA, which fuses ``a·b + c`` into
+    """``rounded`` for `lifsim.model.make_rules` under XLA, which fuses ``a·b + c`` into
     one FMA (one rounding instead of numpy's two): the product passes through an integer
     XOR with ``mask``, a zero XLA only sees at run time, so it is rounded before the sum."""
 

@@ -1,0 +1,49 @@
+"""The benchmark scripts still run on tiny sizes; the documentation builds without warnings."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lifsim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_peer_script_runs_lifsim_rows_without_peers():
+    out = run("benchmarks/peers.py", "--peers", "", "--cases", "A,B", "--neurons-a", "300", "--neurons-b", "100",
+              "--duration", "20", "--repeats", "1", "--cores", "0", "--cores-2", "0,1")
+    assert out.count("| lifsim numba, 1 thread |") == 2 and "Case B: 100 neurons × 200 steps" in out
+
+
+def test_engine_script_runs():
+    out = run("benchmarks/engines.py", "--engines", "numpy,numba", "--neurons", "200", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.startswith("| A |")]
+    assert len(rows) == 2 and "| numba |" in rows[1]
+
+
+def test_docs_build_without_warnings(tmp_path):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "WARNING" not in done.stderr
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    for name in lifsim.__all__:
+        assert name in api, name
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not re.match(r"\s*(#|set |cd )", line)]
+    readme = (ROOT / "README.md").read_text()
+    assert ci[-1] in readme
