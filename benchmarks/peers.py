@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -126,8 +125,10 @@ def main():
     parser.add_argument("--neurons-b", type=int, default=10_000, help="case B size (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=1000.0, help="simulated ms (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="measured runs per configuration (default: %(default)s)")
-    parser.add_argument("--cores", default="0", help="cores for single-threaded runs, taskset list (default: %(default)s)")
-    parser.add_argument("--cores-2", default="0,1", help="cores for lifsim's two-thread run (default: %(default)s)")
+    parser.add_argument("--cores", default="0",
+                        help="cores for single-threaded runs, taskset list (default: %(default)s)")
+    parser.add_argument("--cores-2", default="0,1",
+                        help="cores for lifsim's two-thread run (default: %(default)s)")
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to run (default: %(default)s)")
     parser.add_argument("--peers-venv", type=Path, default=HERE / ".peers-venv")
     parser.add_argument("--peers-python", default=None, help="Python >= 3.12 for the peers' venv")

@@ -83,7 +83,8 @@ def test_population_size_follows_per_neuron_currents(tmp_path):
 def test_random_values_do_not_depend_on_key_order(tmp_path):
     a = write(tmp_path, "neurons = 4\n[model]\ntau_m = { uniform = [8, 12] }\nR = { uniform = [1, 2] }\n", "a.toml")
     b = write(tmp_path, "neurons = 4\n[model]\nR = { uniform = [1, 2] }\ntau_m = { uniform = [8, 12] }\n", "b.toml")
-    np.testing.assert_array_equal(experiment.load(str(a)).config.model.tau_m, experiment.load(str(b)).config.model.tau_m)
+    first, second = experiment.load(str(a)).config.model, experiment.load(str(b)).config.model
+    np.testing.assert_array_equal(first.tau_m, second.tau_m)
 
 
 @pytest.mark.parametrize("name", ["square", "noise", "synaptic", "fi"])

@@ -54,7 +54,7 @@ def test_nix_round_trip(result, tmp_path):
 
 
 def test_elephant_agrees_with_lifsim(result):
-    elephant = pytest.importorskip("elephant")
+    pytest.importorskip("elephant")
     from elephant.statistics import cv, isi, mean_firing_rate
 
     trains = result.to_neo().segments[0].spiketrains

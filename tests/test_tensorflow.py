@@ -79,7 +79,7 @@ def test_info_lists_tensorflow_devices(capsys):
     from lifsim import cli
 
     assert cli.main(["info"]) == 0
-    line = [l for l in capsys.readouterr().out.splitlines() if "tensorflow" in l][0]
+    line = [text for text in capsys.readouterr().out.splitlines() if "tensorflow" in text][0]
     assert tf.__version__ in line and "cpu" in line
 
 

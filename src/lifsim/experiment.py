@@ -27,7 +27,7 @@ import numpy as np
 from .errors import ParameterError
 from .inputs import STIMULUS_KINDS
 from .params import UNITS, LIFParams
-from .recording import VARIABLES, Record
+from .recording import Record
 from .run import RunConfig
 
 #: Key of the random stream that draws per-neuron values given as distributions.
@@ -331,8 +331,9 @@ def render(exp: Experiment) -> str:
         top["threads"] = config.threads
     lines = [f"# {exp.source}, resolved: every default filled in", ""]
     lines += [f"{key} = {_toml(value)}" for key, value in top.items()]
-    lines += ["", "[model]"] + [_line(f"model.{f.name}", f.name, getattr(config.model, f.name), exp, f"  # {UNITS[f.name]}")
-                                for f in fields(LIFParams)]
+    lines += ["", "[model]"]
+    lines += [_line(f"model.{f.name}", f.name, getattr(config.model, f.name), exp, f"  # {UNITS[f.name]}")
+              for f in fields(LIFParams)]
     for i, stimulus in enumerate(config.stimuli):
         lines += ["", "[[stimulus]]", f'kind = "{stimulus.kind}"']
         for f in fields(stimulus):

@@ -119,7 +119,6 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
 
 NUMPY_RULES = make_rules(np.where, np.maximum)
 RULES = {"article": NUMPY_RULES.article, "exact": NUMPY_RULES.exact}
-article_step, exact_step = NUMPY_RULES.article, NUMPY_RULES.exact
 
 
 def synapse_step(i_syn, injected, decay):

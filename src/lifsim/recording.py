@@ -47,7 +47,8 @@ class Record:
         object.__setattr__(self, "every", require_int("record.every", self.every, low=1))
         if isinstance(self.neurons, str):
             if self.neurons not in ("all", "none"):
-                raise ParameterError(f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
+                raise ParameterError(
+                    f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
         elif self.neurons is None:
             object.__setattr__(self, "neurons", "none")
         else:

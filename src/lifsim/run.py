@@ -163,10 +163,6 @@ class Plan:
     chunk_steps: int
     memory_bytes: dict
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(self.memory_bytes.values())
-
 
 def chunk_steps(config: RunConfig) -> int:
     """Steps per chunk, from the population size and the input load only.

@@ -82,9 +82,3 @@ def load_engine(name: str):
         if hint is None:
             raise
         raise ParameterError(f"engine {name!r} needs {error.name}, which is not installed; {hint}") from None
-
-
-def sort_spikes(step: np.ndarray, neuron: np.ndarray) -> ChunkSpikes:
-    """Spikes in the canonical order: by step, then by neuron."""
-    order = np.lexsort((neuron, step))
-    return ChunkSpikes(step[order].astype(np.int64), neuron[order].astype(np.int32))

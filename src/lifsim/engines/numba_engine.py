@@ -21,7 +21,6 @@ from ..recording import ChunkRecording
 from ..state import LIFState
 from . import ChunkSpikes, EngineSetup
 
-NAME = "numba"
 #: Neurons per parallel block: the block's state stays in the core's L1/L2 cache.
 BLOCK = 2048
 #: Initial spike buffer per block (must exceed BLOCK: a block needs room for one full step).

@@ -13,7 +13,6 @@ from ..model import RULES, synapse_step
 from ..state import LIFState
 from . import ChunkSpikes, EngineSetup
 
-NAME = "numpy"
 
 
 def version() -> str:

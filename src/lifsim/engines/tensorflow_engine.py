@@ -24,7 +24,6 @@ from ..inputs import InputChunk, SynapticEvents
 from ..recording import ChunkRecording
 from . import ChunkSpikes, EngineSetup
 
-NAME = "tensorflow"
 DEVICES = ("cpu", "gpu")
 _PACK_MAGIC = tf.constant(np.uint64(0x0102040810204080))
 _PACK_SHIFT = tf.constant(np.uint64(56))
