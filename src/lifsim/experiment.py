@@ -140,7 +140,7 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
     values = _ValueResolver(seed)
     model = LIFParams(**_resolve_table("model", data.get("model", {}), MODEL_KEYS, values, neurons))
     stimuli = tuple(_stimulus(i, table, values, neurons) for i, table in enumerate(tables))
-    settings["n_neurons"] = neurons if neurons is not None else _implied_size(stimuli)
+    settings["n_neurons"] = neurons
     record = _record(data.get("record", {}))
     plot = data.get("plot", {})
     _check_keys("plot", plot, PLOT_KEYS)
@@ -179,18 +179,6 @@ def _with_currents(tables: list, currents) -> list:
     tables = [dict(t) for t in tables]
     tables[constant[0]]["amplitude"] = [float(c) for c in currents]
     return tables
-
-
-def _implied_size(stimuli) -> int | None:
-    """The population size implied by per-neuron stimulus values (amplitudes), if any."""
-    sizes = set()
-    for stimulus in stimuli:
-        amplitudes = [p[2] for p in stimulus.pulses] if stimulus.kind == "square" else [
-            getattr(stimulus, "amplitude", 0.0)]
-        sizes |= {np.size(a) for a in amplitudes if np.ndim(a)}
-    if len(sizes) > 1:
-        raise ParameterError(f"per-neuron stimulus values must all have the same length (got {sorted(sizes)})")
-    return sizes.pop() if sizes else None
 
 
 def _tables(data):

@@ -325,7 +325,7 @@ def _no_events():
 class SpikeTimes:
     """Input spikes at given times: a deterministic synaptic input.
 
-    Spike ``j`` arrives at ``times_ms[j]`` (in the step nearest to it, ``round(t/dt)``) on
+    Spike ``j`` arrives at ``times_ms[j]`` (in the step nearest to it, halves up) on
     neuron ``neuron[j]`` through a synapse of efficacy ``weight[j]``, adding
     ``weight·q/tau_syn`` (mA) to that neuron's synaptic current in its own step.
     ``neuron`` and ``weight`` may be scalars shared by all spikes; ``q`` is in mA·ms.
@@ -352,7 +352,7 @@ class SpikeTimes:
 
     def drive(self, ctx: "RunInputs", rng) -> "_SpikeDrive":
         times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
-        step = np.array([round(_in_steps(t, ctx.dt_ms)) for t in times], dtype=np.int64)
+        step = np.array([math.floor(_in_steps(t, ctx.dt_ms) + 0.5) for t in times], dtype=np.int64)
         neuron = np.broadcast_to(np.asarray(self.neuron, dtype=np.int64), step.shape)
         weight = np.broadcast_to(np.asarray(self.weight, dtype=float), step.shape)
         order = np.argsort(step, kind="stable")

@@ -31,7 +31,7 @@ CHUNK_ELEMENTS = 1 << 22
 MIN_LOAD = 1.0 / 64
 #: Spike storage is estimated at the refractory-limited rate, at most this, Hz.
 SPIKE_RATE_CEILING_HZ = 500.0
-#: Bytes kept per output spike (step, neuron and time arrays).
+#: Bytes per output spike: its time (float64) and neuron (int32), twice while the chunks are joined.
 BYTES_PER_SPIKE = 24
 
 
@@ -79,18 +79,20 @@ class RunConfig:
         if self.threads is not None:
             set_(self, "threads", require_int("threads", self.threads, low=1, high=available_cores()))
         check_step(self.model, self.dt_ms, self.method)
+        for i, stimulus in enumerate(self.stimuli):
+            if type(stimulus) not in STIMULUS_KINDS.values():
+                raise ParameterError(f"stimulus[{i}] must be one of {', '.join(STIMULUS_KINDS)} (got {stimulus!r})")
         set_(self, "n_neurons", self._population_size())
         self.model.check_size(self.n_neurons)
         for i, stimulus in enumerate(self.stimuli):
-            if type(stimulus) not in STIMULUS_KINDS.values():
-                raise ParameterError(f"stimuli[{i}] must be one of {', '.join(STIMULUS_KINDS)} (got {stimulus!r})")
             stimulus.validate(f"stimulus[{i}]", self.n_neurons, self.dt_ms)
         self.record.neuron_indices(self.n_neurons)
 
     def _population_size(self) -> int:
+        """``n_neurons``, else the length of the per-neuron values (model, then currents), else 1."""
         implied = self.model.per_neuron_size()
         if self.n_neurons is None:
-            return implied or 1
+            return implied or _stimulus_size(self.stimuli) or 1
         n = require_int("neurons", self.n_neurons, low=1)
         if implied is not None and implied != n:
             raise ParameterError(f"neurons ({n}) must equal the length of the per-neuron model values ({implied})")
@@ -125,6 +127,18 @@ class RunConfig:
             "record": {"variables": list(self.record.variables), "neurons": _plain(self.record.neurons),
                        "every": self.record.every},
         }
+
+
+def _stimulus_size(stimuli) -> int | None:
+    """The population size implied by per-neuron current amplitudes, if any."""
+    sizes = set()
+    for stimulus in stimuli:
+        amplitudes = [p[2] for p in stimulus.pulses] if stimulus.kind == "square" else [
+            getattr(stimulus, "amplitude", 0.0)]
+        sizes |= {np.size(a) for a in amplitudes if np.ndim(a)}
+    if len(sizes) > 1:
+        raise ParameterError(f"per-neuron stimulus values must all have the same length (got {sorted(sizes)})")
+    return sizes.pop() if sizes else None
 
 
 def describe_stimulus(stimulus) -> dict:

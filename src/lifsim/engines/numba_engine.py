@@ -276,7 +276,7 @@ class Runner:
         sample_row = np.full(steps, -1, np.int64)
         sample_row[recording.rows] = np.arange(recording.rows.size)
         rec_bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * BLOCK)
-        outs, bits = self._outputs(recording, steps)
+        outs, bits = self._outputs(recording)
         reached = np.zeros(self.n_blocks, np.int64)
         counts = np.zeros(self.n_blocks, np.int64)
         per_step = np.zeros((self.n_blocks, steps), np.int64)
@@ -302,7 +302,7 @@ class Runner:
         events = chunk.events
         return _bucket_events(events.step, events.neuron, events.amount, chunk.steps, self.n_blocks, BLOCK)
 
-    def _outputs(self, recording, steps):
+    def _outputs(self, recording):
         empty = np.zeros((0, 0), self.setup.dtype)
         outs = tuple(recording.out.get(name, empty) for name in RECORD_BITS)
         bits = sum(bit for name, bit in RECORD_BITS.items() if name in recording.out)
