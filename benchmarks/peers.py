@@ -65,9 +65,10 @@ def versions(peer_python: Path | None) -> dict:
                 "'brian2': brian2.__version__, 'nest': nest.__version__, 'numpy': numpy.__version__}))")
         out = subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True, check=True).stdout
         peer = json.loads(out.strip().splitlines()[-1])
-    import lifsim
     import numba
     import numpy
+
+    import lifsim
 
     return {"lifsim": lifsim.__version__, "numba": numba.__version__, "numpy (lifsim)": numpy.__version__,
             "python (lifsim)": sys.version.split()[0], **{f"{k} (peers)" if k in ("python", "numpy") else k: v

@@ -67,3 +67,19 @@ def test_predicted_rate():
     params = lifsim.LIFParams()
     rate = analysis.predicted_rate([0.5, 1.0, 2.0], params)
     np.testing.assert_allclose(rate, [0.0, 0.0, 1000.0 / (4.0 + 10.0 * np.log(2.0))])
+
+
+def test_no_spikes_and_a_stop_on_the_bin_grid():
+    np.testing.assert_array_equal(analysis.spike_counts([], [], 3), [0, 0, 0])
+    edges, rate = analysis.psth([2.1], 1, 0.3, 0.0, 2.1)  # 2.1 / 0.3 is 7 up to rounding
+    assert edges.size == 8 and np.all(np.diff(edges) > 0.29)
+    assert np.all(np.isfinite(rate)) and rate[-1] == pytest.approx(1 / 0.3e-3)
+
+
+def test_a_spike_on_the_last_instant_of_an_exact_run_is_counted_and_exported():
+    result = lifsim.simulate(stimuli=[lifsim.ConstantCurrent(50.0)], model=lifsim.LIFParams(tau_rest=0.0),
+                             duration_ms=0.3, dt_ms=0.1, method="exact", engine="numpy")
+    assert result.spike_times_ms[-1] > 0.3  # (2 + 1) · 0.1 in floats
+    assert result.spike_counts()[0] == result.spike_times_ms.size
+    train = result.to_neo().segments[0].spiketrains[0]
+    assert len(train) == result.spike_times_ms.size and float(train.t_stop) == result.config.end_ms

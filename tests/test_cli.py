@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,12 +148,12 @@ def _installed(name):
 @pytest.mark.parametrize("case", ["A", "B"])
 @pytest.mark.parametrize("engine", [e for e in engines.engine_names() if _installed(e)])
 def test_bench_runs_on_tiny_sizes(case, engine, capsys):
-    assert cli.main(["bench", case, "--neurons", "50", "--duration", "20", "--engine", engine,
+    assert cli.main(["bench", case, "--neurons", "50", "--duration", "100", "--engine", engine,
                      "--threads", "1", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
     for key in ("case", "engine", "threads", "neurons", "steps", "wall_s", "total_s", "neuron_steps_per_s", "spikes"):
         assert key in row
-    assert (row["case"], row["engine"], row["neurons"], row["steps"]) == (case, engine, 50, 200)
+    assert (row["case"], row["engine"], row["neurons"], row["steps"]) == (case, engine, 50, 1000)
     assert row["total_s"] >= row["wall_s"] > 0 and row["neuron_steps_per_s"] > 0
     assert row["spikes"] > 0
 
@@ -171,3 +172,44 @@ def test_info_lists_engines(capsys):
 def test_threads_option_is_checked(tmp_path, capsys):
     assert cli.main(["run", "square", "--out", str(tmp_path), "--threads", "999"]) == 2
     assert "threads must be a whole number in [1," in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "lifsim"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("lifsim ")
+
+
+def test_figures_never_touch_pyplot(tmp_path):
+    code = ("import sys\nfrom lifsim.cli import main\n"
+            f"assert main(['run', 'all', '--out', {str(tmp_path)!r}, '--quiet']) == 0\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # no pyplot: no GUI backend, no window, no global figures
+
+
+def test_unusable_output_places_are_refused_before_running(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["run", "square", "--out", str(blocker)]) == 2
+    assert "out must be a folder" in capsys.readouterr().err
+    assert cli.main(["run", "square", "--out", str(tmp_path / "o"), "--save", str(tmp_path / "no" / "x.nix")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_more_threads_than_numba_allows_is_one_line():
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "lifsim", "bench", "A", "--neurons", "10", "--duration", "5",
+                           "--threads", "2"], capture_output=True, text=True,
+                          env={**os.environ, "NUMBA_NUM_THREADS": "1"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "threads must be in [1, 1] for the numba engine" in done.stderr
+
+
+def test_bench_refuses_bad_sizes(capsys):
+    assert cli.main(["bench", "A", "--neurons", "0"]) == 2
+    assert "neurons must be a whole number >= 1" in capsys.readouterr().err
+    assert cli.main(["bench", "B", "--dt", "0"]) == 2
+    assert "dt must be > 0" in capsys.readouterr().err

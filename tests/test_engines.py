@@ -101,3 +101,14 @@ def test_numba_kernels_are_cached_on_disk(tmp_path):
     runs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                       check=True).stdout) for _ in range(2)]
     assert runs[1] == {"hits": 1, "misses": 0}  # the second process loads, it does not compile
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_synaptic_current_left_in_the_initial_state_decays_on_every_engine(engine):
+    state = lifsim.LIFState(np.zeros(3), np.zeros(3, np.int64), np.array([5.0, 0.5, 0.0]))  # converted to the run's types
+    config = lifsim.RunConfig(duration_ms=40.0, record=lifsim.Record(("i_syn", "u")), n_neurons=3)
+    reference = lifsim.simulate(config.replace(engine="numpy"), initial_state=state)
+    decay = np.float32(np.exp(-0.1))
+    assert reference.traces["i_syn"][1, 0] == np.float32(np.float32(reference.traces["i_syn"][0, 0]) * decay)
+    assert reference.spike_times_ms.size > 0  # 5 mA decaying from the start drives neuron 0 over threshold
+    assert_same(reference, lifsim.simulate(config.replace(engine=engine), initial_state=state))

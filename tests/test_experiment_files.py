@@ -36,6 +36,12 @@ def test_builtins_are_files():
     ("method = \"exact\"\nmethods = [\"article\"]\n", "either method or methods"),
     ("[model]\ntau_m = { uniform = [5, 10] }\n", "needs 'neurons' to be set"),
     ("dt_ms = 1.0\n[[stimulus]\n", "not valid TOML"),
+    ("seed = -1\nneurons = 3\n[model]\ntau_m = { uniform = [5, 10] }\n", "seed must be a whole number >= 0"),
+    ("neurons = -2\n[model]\ntau_m = { uniform = [5, 10] }\n", "neurons must be a whole number >= 1"),
+    ("[[stimulus]]\nkind = \"square\"\npulses = [[0, 10, true]]\n", r"stimulus\[0\].pulses must be a list"),
+    ("[[stimulus]]\nkind = \"spikes\"\ntimes_ms = [[1, 2]]\n", r"stimulus\[0\].times_ms must be a list of numbers"),
+    ("[[stimulus]]\nkind = \"poisson\"\nsynapses = 2\nweights = [[1, 2], [3]]\n", "equal-length lists"),
+    ("[[stimulus]]\nkind = [\"constant\"]\n", r"stimulus\[0\].kind must be one of"),
 ])
 def test_refusals_name_the_file_and_the_key(tmp_path, text, message):
     path = write(tmp_path, text)

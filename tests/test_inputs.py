@@ -157,3 +157,27 @@ def test_event_generation_gives_the_per_step_output_statistics():
     assert out_step.mean() > 0.3
     assert stats.chi2_contingency(table).pvalue > 1e-3
     assert stats.ks_2samp(out_step, out_event).pvalue > 1e-3
+
+
+def test_event_generation_does_not_depend_on_chunking_or_other_stimuli():
+    stim = lifsim.PoissonSynapses(25, 20.0, 5.0, 250.0, generation="event")
+
+    def input_spikes(chunk, stimuli):
+        gen = generator(stimuli, n=300, dt=0.1, seed=5)
+        parts = [gen.chunk(k, min(k + chunk, 3000)) for k in range(0, 3000, chunk)]
+        step = np.concatenate([p.input_spikes.step for p in parts])
+        key = np.concatenate([p.input_spikes.neuron * 100 + p.input_spikes.synapse for p in parts])
+        order = np.argsort(step, kind="stable")  # events of one step keep the order they were handed out in
+        return step[order], key[order]
+
+    whole = input_spikes(3000, [stim])
+    assert whole[0].size > 30_000
+    for chunk in (37, 1000):
+        np.testing.assert_array_equal(input_spikes(chunk, [stim]), whole)
+    beside = input_spikes(1000, [stim, lifsim.NoiseCurrent(0.0, 1.0)])  # another stimulus, other chunks
+    np.testing.assert_array_equal(beside, whole)
+
+
+def test_spike_times_need_whole_neuron_indices():
+    with pytest.raises(lifsim.ParameterError, match="neuron must be whole neuron indices"):
+        lifsim.simulate(stimuli=[lifsim.SpikeTimes([1.0], neuron=0.5)], n_neurons=2)

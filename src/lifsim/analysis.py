@@ -15,7 +15,7 @@ def spike_counts(times_ms, neurons, n_neurons: int, start_ms: float = 0.0, stop_
     """Spikes per neuron with ``start <= t <= stop`` (ms), the span of a neo SpikeTrain from
     t_start to t_stop (with method "exact" a spike may fall on the run's last instant);
     shape (n_neurons,), int64."""
-    times_ms, neurons = np.asarray(times_ms), np.asarray(neurons)
+    times_ms, neurons = np.asarray(times_ms, dtype=float), np.asarray(neurons, dtype=np.int64)
     inside = (times_ms >= start_ms) & (times_ms <= stop_ms)
     return np.bincount(neurons[inside], minlength=n_neurons).astype(np.int64)
 
@@ -27,7 +27,7 @@ def firing_rates(times_ms, neurons, n_neurons: int, start_ms: float, stop_ms: fl
 
 def interspike_intervals(times_ms, neurons) -> tuple[np.ndarray, np.ndarray]:
     """All inter-spike intervals (ms) and the neuron of each, grouped by neuron, in time order."""
-    times_ms, neurons = np.asarray(times_ms, dtype=float), np.asarray(neurons)
+    times_ms, neurons = np.asarray(times_ms, dtype=float), np.asarray(neurons, dtype=np.int64)
     order = np.lexsort((times_ms, neurons))
     t, n = times_ms[order], neurons[order]
     same = n[1:] == n[:-1]
@@ -68,7 +68,10 @@ def psth(times_ms, n_neurons: int, bin_ms: float, start_ms: float, stop_ms: floa
     closed and may be narrower."""
     if not bin_ms > 0:
         raise ValueError(f"bin_ms must be > 0 ms (got {bin_ms})")
-    edges = np.append(np.arange(start_ms, stop_ms, bin_ms), stop_ms)
+    edges = np.arange(start_ms, stop_ms, bin_ms)
+    if edges.size > 1 and stop_ms - edges[-1] <= 1e-9 * bin_ms:  # stop on the grid, up to rounding
+        edges = edges[:-1]
+    edges = np.append(edges, stop_ms)
     counts, _ = np.histogram(np.asarray(times_ms), edges)
     return edges, counts / (n_neurons * np.diff(edges) * 1e-3)
 

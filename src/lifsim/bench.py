@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 
+from .errors import require_int
 from .inputs import ConstantCurrent, PoissonSynapses
 from .recording import Record
 from .run import RunConfig, available_cores, simulate
@@ -33,7 +34,7 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
                 dt_ms: float | None = None, engine: str = "numba", threads: int | None = None,
                 method: str | None = None, precision: str = "float32", seed: int = 0) -> RunConfig:
     """The run of benchmark ``case`` ("A" or "B"), with any setting overridden."""
-    n = neurons or CASES[case]["neurons"]
+    n = CASES[case]["neurons"] if neurons is None else require_int("neurons", neurons, low=1)
     if threads is None and engine != "numpy":
         threads = available_cores()
     if case == "A":
@@ -41,8 +42,9 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
         stimuli = (ConstantCurrent(currents),)
     else:
         stimuli = (PoissonSynapses(25, 20.0, weight_mean=1.0, weight_sd=0.5, q=1.5, generation="event"),)
-    return RunConfig(stimuli=stimuli, n_neurons=n, duration_ms=duration_ms or DEFAULTS["duration_ms"],
-                     dt_ms=dt_ms or DEFAULTS["dt_ms"], method=method or DEFAULTS["method"], engine=engine,
+    settings = {**DEFAULTS, **{k: v for k, v in dict(duration_ms=duration_ms, dt_ms=dt_ms, method=method).items()
+                               if v is not None}}
+    return RunConfig(stimuli=stimuli, n_neurons=n, **settings, engine=engine,
                      precision=precision, seed=seed, threads=threads, record=Record(variables=(), neurons="none"),
                      name=f"bench-{case}")
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import __version__, engines
 from .errors import ParameterError
 from .model import METHODS, PRECISIONS
+from .timegrid import grid
 
 ARTICLE_EXPERIMENTS = ("square", "noise", "synaptic")
 EXIT_BAD_INPUT = 2
@@ -100,7 +101,8 @@ def _add_run(commands) -> None:
                      help=f"simulation engine: {', '.join(engines.engine_names())} (default: the experiment's; "
                           "numpy for the article's single-neuron runs, numba otherwise)")
     run.add_argument("--threads", type=int, default=None, metavar="K",
-                     help="worker threads of the numba engine, 1 to the number of cores (default: all cores)")
+                     help="worker threads of the numba and tensorflow engines, 1 to the number of cores "
+                          "(default: all cores)")
     run.add_argument("--method", default=None, choices=METHODS,
                      help="integration: article (forward Euler in the article's step order) or exact "
                           "(exact propagators) (default: the experiment's, article for the article's)")
@@ -110,7 +112,8 @@ def _add_run(commands) -> None:
     run.add_argument("--duration", type=float, default=None, metavar="MS",
                      help="simulated time, ms, >= dt (default: the experiment's, 200 ms for the article's)")
     run.add_argument("--precision", default=None, choices=tuple(PRECISIONS),
-                     help="floating-point precision of the state (default: the experiment's, float32)")
+                     help="floating-point precision of the state (default: the experiment's; float32 for "
+                          "the article's, float64 for fi)")
     run.add_argument("--neurons", type=int, default=None, metavar="N",
                      help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1)")
     run.add_argument("--currents", type=_currents, default=None, metavar="START:STOP:STEP",
@@ -170,7 +173,10 @@ def _run(args) -> int:
         from .neo_io import check_nix_path
 
         check_nix_path(args.save)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"out must be a folder that can be created or written ({error.strerror}: {args.out})")
     for exp, engine_switches in zip(loaded, options):
         results = [simulate(config, progress=not args.quiet, engine_options=engine_switches)
                    for config in exp.configs()]
@@ -193,7 +199,7 @@ def _currents(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(f"must be START:STOP:STEP in mA, such as 0:4:0.05 (got {text!r})")
     if not (np.isfinite([start, stop, step]).all() and step > 0 and stop > start):
         raise argparse.ArgumentTypeError(f"needs finite numbers with STEP > 0 and STOP > START (got {text!r})")
-    return start + step * np.arange(int(np.ceil((stop - start) / step - 1e-9)))
+    return grid(start, stop, step)
 
 
 def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
@@ -235,6 +241,8 @@ def summary_text(exp, results, written) -> str:
                      f"dt {config.dt_ms:g} ms, seed {config.seed})")
         for start, stop in exp.windows():
             times = result.spike_times_ms
+            # (start, stop]: a window's last spike can come one step after it (the article's firing
+            # step follows the step that crossed), and a spike at its start belongs to before it
             count = int(np.count_nonzero((times > start) & (times <= stop)))
             rate = count / (config.n_neurons * (stop - start) * 1e-3) if stop > start else 0.0
             lines.append(f"  {start:g} < t <= {stop:g} ms: {count} spikes, {rate:.1f} Hz per neuron")

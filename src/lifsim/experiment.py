@@ -1,6 +1,6 @@
 """Experiments as TOML files: load, check, resolve into a `RunConfig`.
 
-The built-in experiments (``square``, ``noise``, ``synaptic``) are such files,
+The built-in experiments (``square``, ``noise``, ``synaptic``, ``fi``) are such files,
 shipped in ``lifsim/experiments/``; ``lifsim run PATH.toml`` runs a user's own.
 Every refusal names the file and the key.
 
@@ -24,19 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, require_int
 from .inputs import STIMULUS_KINDS
 from .params import UNITS, LIFParams
 from .recording import Record
 from .run import RunConfig
+from .timegrid import grid
 
 #: Key of the random stream that draws per-neuron values given as distributions.
 VALUE_STREAM = 2
 PANELS = ("input_spikes", "i_in", "i_syn", "u", "raster", "fi")
 
-NUMBER, INT, STR, BOOL, VALUES, NUMBERS, PULSES, STRINGS, NEURONS, NEURON_INDICES = (
+NUMBER, INT, STR, BOOL, VALUES, NUMBERS, MATRIX, PULSES, STRINGS, NEURONS, NEURON_INDICES = (
     "a number", "a whole number", "a string", "true or false", "a number, a list of numbers or a "
-    "value table", "a list of numbers", "a list of [start_ms, stop_ms, amplitude] triples",
+    "value table", "a list of numbers", "a list of numbers or a list of equal-length lists of numbers",
+    "a list of [start_ms, stop_ms, amplitude] triples (amplitude: a number, a list or a value table)",
     "a list of strings", "'all', 'none' or a list of neuron indices",
     "a neuron index or a list of them")
 
@@ -53,7 +55,7 @@ STIMULUS_KEYS = {
     "square": {"pulses": PULSES},
     "noise": {"mean": NUMBER, "sd": NUMBER, "start_ms": NUMBER, "stop_ms": NUMBER},
     "poisson": {"synapses": INT, "rate_hz": NUMBER, "start_ms": NUMBER, "stop_ms": NUMBER,
-                "weight_mean": NUMBER, "weight_sd": NUMBER, "weights": NUMBERS, "q": NUMBER,
+                "weight_mean": NUMBER, "weight_sd": NUMBER, "weights": MATRIX, "q": NUMBER,
                 "generation": STR},
     "spikes": {"times_ms": NUMBERS, "neuron": NEURON_INDICES, "weight": VALUES, "q": NUMBER},
 }
@@ -129,6 +131,9 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
         if key in data:
             _check_type(key, data[key], kind)
     overrides = dict(overrides)
+    for key, low in (("seed", 0), ("neurons", 1)):  # before any value is drawn with them
+        if overrides.get(key, data.get(key)) is not None:
+            require_int(key, overrides.get(key, data.get(key)), low=low)
     tables = _tables(data)
     if "currents" in overrides:
         tables = _with_currents(tables, overrides.pop("currents"))
@@ -191,7 +196,7 @@ def _tables(data):
 def _stimulus(index: int, table: dict, values, neurons):
     name = f"stimulus[{index}]"
     kind = table.get("kind")
-    if kind not in STIMULUS_KINDS:
+    if not isinstance(kind, str) or kind not in STIMULUS_KINDS:
         raise ParameterError(f"{name}.kind must be one of {', '.join(STIMULUS_KINDS)} (got {kind!r})")
     keys = STIMULUS_KEYS[kind]
     body = {k: v for k, v in table.items() if k != "kind"}
@@ -237,18 +242,23 @@ def _check_type(name: str, value, kind: str) -> None:
         INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
         STR: lambda v: isinstance(v, str),
         BOOL: lambda v: isinstance(v, bool),
-        VALUES: lambda v: _is_number(v) or (isinstance(v, list) and all(map(_is_number, v)))
-        or isinstance(v, dict),
-        NUMBERS: lambda v: isinstance(v, list) and all(
-            _is_number(x) or (isinstance(x, list) and all(map(_is_number, x))) for x in v),
+        VALUES: lambda v: _is_number(v) or _is_number_list(v) or isinstance(v, dict),
+        NUMBERS: _is_number_list,
+        MATRIX: lambda v: _is_number_list(v) or (isinstance(v, list) and all(map(_is_number_list, v))
+                                                 and len({len(row) for row in v}) <= 1),
         PULSES: lambda v: isinstance(v, list) and all(
-            isinstance(p, list) and len(p) == 3 and _is_number(p[0]) and _is_number(p[1]) for p in v),
+            isinstance(p, list) and len(p) == 3 and _is_number(p[0]) and _is_number(p[1])
+            and (_is_number(p[2]) or _is_number_list(p[2]) or isinstance(p[2], dict)) for p in v),
         STRINGS: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
         NEURONS: lambda v: v in ("all", "none") or _is_index_list(v),
         NEURON_INDICES: lambda v: _is_index_list([v]) or _is_index_list(v),
     }[kind]
     if not ok(value):
         raise ParameterError(f"{name} must be {kind} (got {value!r})")
+
+
+def _is_number_list(value) -> bool:
+    return isinstance(value, list) and all(map(_is_number, value))
 
 
 def _is_index_list(value) -> bool:
@@ -302,8 +312,7 @@ def _arange(name, spec):
     start, stop, step = (spec[k] for k in ("start", "stop", "step"))
     if not all(map(_is_number, (start, stop, step))) or not step > 0 or not stop > start:
         raise ParameterError(f"{name} needs numbers with step > 0 and stop > start (got {spec!r})")
-    count = math.ceil((stop - start) / step - 1e-9)
-    return start + step * np.arange(count)
+    return grid(start, stop, step)
 
 
 # ---------------------------------------------------------------- lifsim show

@@ -22,9 +22,17 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from .errors import (ParameterError, check_poisson_probability, require_choice, require_finite,
-                     require_int, require_range)
+from .errors import (
+    ParameterError,
+    check_poisson_probability,
+    require_choice,
+    require_finite,
+    require_int,
+    require_range,
+)
+from .timegrid import in_steps
 
 STIMULUS_STREAM = 1
 #: Poisson generation modes: the article's per-step uniform draw, or geometric gaps between events.
@@ -42,21 +50,13 @@ def window_steps(start_ms: float, stop_ms: float, dt_ms: float) -> tuple[int, in
     A bound that is a whole number of steps up to rounding (10 ms at dt = 0.1 ms) counts
     as exactly that step, so the open window does not depend on float rounding.
     """
-    first = max(0, math.floor(_in_steps(start_ms, dt_ms)) + 1)
-    return first, max(first, math.ceil(_in_steps(stop_ms, dt_ms)))
+    first = max(0, math.floor(in_steps(start_ms, dt_ms)) + 1)
+    return first, max(first, math.ceil(in_steps(stop_ms, dt_ms)))
 
 
 def steps_in(duration_ms: float, dt_ms: float) -> int:
     """Steps ``k >= 0`` with ``k·dt < duration`` (at least one)."""
-    return max(1, math.ceil(_in_steps(duration_ms, dt_ms)))
-
-
-def _in_steps(t_ms: float, dt_ms: float) -> float:
-    if math.isinf(t_ms):
-        return math.copysign(2.0**62, t_ms)
-    x = t_ms / dt_ms
-    nearest = round(x)
-    return float(nearest) if abs(x - nearest) <= 1e-9 * max(1.0, abs(x)) else x
+    return max(1, math.ceil(in_steps(duration_ms, dt_ms)))
 
 
 def _active_rows(k0: int, k1: int, window: tuple[int, int]) -> tuple[int, int]:
@@ -115,7 +115,11 @@ class ConstantCurrent:
             mask[lo:hi] = 1.0
             return mask * amplitude[None, :]
 
-        return _CurrentDrive(current, varies=math.isfinite(self.start_ms) or math.isfinite(self.stop_ms))
+        return _CurrentDrive(current)
+
+    def varies(self) -> bool:
+        """Whether the current changes during the run (a window switches it on or off)."""
+        return math.isfinite(self.start_ms) or math.isfinite(self.stop_ms)
 
     def elements_per_step(self) -> float:
         return 0.0
@@ -157,7 +161,10 @@ class SquarePulses:
                 total[lo:hi] += amplitude[None, :]
             return total
 
-        return _CurrentDrive(current, varies=bool(self.pulses))
+        return _CurrentDrive(current)
+
+    def varies(self) -> bool:
+        return bool(self.pulses)
 
     def elements_per_step(self) -> float:
         return 1.0
@@ -191,7 +198,10 @@ class NoiseCurrent:
             values[lo:hi] = rng.normal(self.mean, self.sd, size=(hi - lo, ctx.n_neurons))
             return values
 
-        return _CurrentDrive(current, varies=True)
+        return _CurrentDrive(current)
+
+    def varies(self) -> bool:
+        return True
 
     def elements_per_step(self) -> float:
         return 1.0
@@ -261,7 +271,9 @@ class PoissonSynapses:
         probability = self.rate_hz * ctx.dt_ms * 1e-3
         window = window_steps(self.start_ms, self.stop_ms, ctx.dt_ms)
         n_syn = ctx.n_neurons * self.synapses
-        if self.generation == "per_step" or probability == 0.0 or n_syn == 0:
+        if probability == 0.0 or n_syn == 0:
+            draw = _no_draws
+        elif self.generation == "per_step":
             draw = _per_step_draws(rng, probability, window, n_syn)
         else:
             draw = _event_draws(rng, probability, window, n_syn)
@@ -297,24 +309,90 @@ def _per_step_draws(rng, probability, window, n_syn):
     return draw
 
 
+#: Expected events per generation block of the event-driven Poisson input (bounds its memory).
+EVENTS_PER_BLOCK = 1 << 18
+
+
 def _event_draws(rng, probability, window, n_syn):
-    """Geometric gaps: the steps to a synapse's next spike, the per-step draw's exact law."""
+    """Geometric gaps: the steps to a synapse's next spike, the per-step draw's exact law.
+
+    Events are drawn for fixed blocks of steps, whose length depends only on the number
+    of synapses and the probability, and handed out chunk by chunk, keeping their order:
+    the draws, and the order of the events of any one step, do not depend on how the run
+    is cut into chunks. The gaps come from ``rng`` in batches; a compiled loop spends them.
+    """
+    block = int(max(1, EVENTS_PER_BLOCK / (n_syn * probability)))
     next_step = window[0] - 1 + rng.geometric(probability, size=n_syn)
+    batch = int(1.25 * block * n_syn * probability) + 1024
+    state = {"end": window[0], "gaps": np.zeros(0, np.int64),
+             "step": np.zeros(0, np.int64), "synapse": np.zeros(0, np.int64)}
+
+    def generate(start, end):
+        """Every spike of steps [start, end): by step, then by synapse."""
+        steps, synapses, first = [], [], 0
+        while first < n_syn:
+            if state["gaps"].size == 0:
+                state["gaps"] = rng.geometric(probability, size=batch)
+            step, synapse, first, used = _spend_gaps(next_step, end, state["gaps"], first)
+            state["gaps"] = state["gaps"][used:]
+            steps.append(step)
+            synapses.append(synapse)
+        return _by_step(np.concatenate(steps), np.concatenate(synapses), start, end)
 
     def draw(k0, k1):
         end = min(k1, window[1])
-        steps, synapses = [], []
-        due = np.flatnonzero(next_step < end)
-        while due.size:
-            steps.append(next_step[due] - k0)
-            synapses.append(due)
-            next_step[due] += rng.geometric(probability, size=due.size)
-            due = due[next_step[due] < end]
-        if not steps:
-            return _no_events()
-        return np.concatenate(steps), np.concatenate(synapses)
+        while state["end"] < end:
+            start, state["end"] = state["end"], min(state["end"] + block, window[1])
+            step, synapse = generate(start, state["end"])
+            state.update(step=np.concatenate([state["step"], step]),
+                         synapse=np.concatenate([state["synapse"], synapse]))
+        cut = np.searchsorted(state["step"], k1)
+        step, synapse = state["step"][:cut] - k0, state["synapse"][:cut]
+        state.update(step=state["step"][cut:], synapse=state["synapse"][cut:])
+        return step, synapse
 
     return draw
+
+
+@njit(cache=True)
+def _by_step(step, synapse, start, end):
+    """The events sorted by step with a stable counting sort (synapse order kept within a step)."""
+    slot = np.zeros(end - start + 1, np.int64)
+    for e in range(step.shape[0]):
+        slot[step[e] - start + 1] += 1
+    for k in range(end - start):
+        slot[k + 1] += slot[k]
+    out_step = np.empty_like(step)
+    out_synapse = np.empty_like(synapse)
+    for e in range(step.shape[0]):
+        k = step[e] - start
+        out_step[slot[k]] = step[e]
+        out_synapse[slot[k]] = synapse[e]
+        slot[k] += 1
+    return out_step, out_synapse
+
+
+@njit(cache=True)
+def _spend_gaps(next_step, end, gaps, first):
+    """Emit the spikes before ``end`` of synapses ``first, first+1, ...``, each followed by a
+    gap from ``gaps``; stop when the gaps run out. Returns the spikes' steps and synapses,
+    the synapse to resume from, and the gaps used."""
+    out_step = np.empty(gaps.shape[0], np.int64)
+    out_synapse = np.empty(gaps.shape[0], np.int64)
+    used = 0
+    for s in range(first, next_step.shape[0]):
+        while next_step[s] < end:
+            if used == gaps.shape[0]:
+                return out_step[:used], out_synapse[:used], s, used
+            out_step[used] = next_step[s]
+            out_synapse[used] = s
+            next_step[s] += gaps[used]
+            used += 1
+    return out_step[:used], out_synapse[:used], next_step.shape[0], used
+
+
+def _no_draws(k0, k1):
+    return _no_events()
 
 
 def _no_events():
@@ -326,7 +404,7 @@ class SpikeTimes:
     """Input spikes at given times: a deterministic synaptic input.
 
     Spike ``j`` arrives at ``times_ms[j]`` (in the step nearest to it, halves up) on
-    neuron ``neuron[j]`` through a synapse of efficacy ``weight[j]``, adding
+    neuron ``neuron[j]`` through a synapse of efficacy ``weight[j]`` (dimensionless), adding
     ``weight·q/tau_syn`` (mA) to that neuron's synaptic current in its own step.
     ``neuron`` and ``weight`` may be scalars shared by all spikes; ``q`` is in mA·ms.
     """
@@ -340,7 +418,11 @@ class SpikeTimes:
 
     def validate(self, name: str, n_neurons: int, dt_ms: float) -> None:
         times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
+        if times.ndim != 1:
+            raise ParameterError(f"{name}.times_ms must be a list of times in ms (got shape {times.shape})")
         require_range(f"{name}.times_ms", times, low=0.0, unit="ms")
+        if not np.array_equal(np.asarray(self.neuron), np.rint(np.asarray(self.neuron, dtype=float))):
+            raise ParameterError(f"{name}.neuron must be whole neuron indices (got {self.neuron!r})")
         for key in ("neuron", "weight"):
             value = np.asarray(getattr(self, key))
             if value.ndim and value.shape != times.shape:
@@ -352,7 +434,7 @@ class SpikeTimes:
 
     def drive(self, ctx: "RunInputs", rng) -> "_SpikeDrive":
         times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
-        step = np.array([math.floor(_in_steps(t, ctx.dt_ms) + 0.5) for t in times], dtype=np.int64)
+        step = np.array([math.floor(in_steps(t, ctx.dt_ms) + 0.5) for t in times], dtype=np.int64)
         neuron = np.broadcast_to(np.asarray(self.neuron, dtype=np.int64), step.shape)
         weight = np.broadcast_to(np.asarray(self.weight, dtype=float), step.shape)
         order = np.argsort(step, kind="stable")
@@ -366,6 +448,16 @@ class SpikeTimes:
 
     def elements_per_step(self) -> float:
         return 1.0  # the summed injection
+
+
+def currents_vary(stimuli) -> bool:
+    """Whether the stimuli's external current may change from step to step."""
+    return any(s.varies() for s in stimuli if hasattr(s, "varies"))
+
+
+def has_synaptic_input(stimuli) -> bool:
+    """Whether any stimulus sends input spikes."""
+    return any(isinstance(s, (PoissonSynapses, SpikeTimes)) for s in stimuli)
 
 
 STIMULUS_KINDS = {cls.kind: cls for cls in (ConstantCurrent, SquarePulses, NoiseCurrent, PoissonSynapses, SpikeTimes)}
@@ -385,7 +477,6 @@ class RunInputs:
 
 class _CurrentDrive(NamedTuple):
     current: object  # (k0, k1) -> array broadcastable to (k1-k0, N), float64 mA, or None
-    varies: bool  # whether the current may change from step to step
 
 
 class _SpikeDrive(NamedTuple):
@@ -458,11 +549,11 @@ class InputGenerator:
     def time_varying(self) -> bool:
         """Whether the external current may change between steps: then every chunk's
         current has one row per step, else a single row."""
-        return any(isinstance(d, _CurrentDrive) and d.varies for d in self._drives)
+        return currents_vary(self.stimuli)
 
     @property
     def has_synapses(self) -> bool:
-        return any(isinstance(d, _SpikeDrive) for d in self._drives)
+        return has_synaptic_input(self.stimuli)
 
     def weights(self) -> list[np.ndarray]:
         """The efficacies of each synaptic stimulus, shape (N, m)."""
@@ -491,10 +582,14 @@ class InputGenerator:
             steps.append(step)
             neurons.append(neuron)
             per_tau = self._per_tau_syn[neuron] if self._per_tau_syn.ndim else self._per_tau_syn
-            amounts.append(weight * (drive.q * per_tau))
+            amounts.append((weight * (drive.q * per_tau)).astype(self.dtype))
             if self.record_input_spikes:
                 recorded.append((step + k0, neuron, synapse, np.full(step.size, index)))
-        events = SynapticEvents(np.concatenate(steps), np.concatenate(neurons),
-                                np.concatenate(amounts).astype(self.dtype))
-        spikes = InputSpikes(*(np.concatenate(column) for column in zip(*recorded))) if recorded else None
+        events = SynapticEvents(_joined(steps), _joined(neurons), _joined(amounts))
+        spikes = InputSpikes(*(_joined(column) for column in zip(*recorded))) if recorded else None
         return events, spikes
+
+
+def _joined(arrays):
+    """The arrays end to end (the one array itself when there is one)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)

@@ -1,9 +1,9 @@
 """The LIF update rule, the synaptic decay and their propagators: the one definition.
 
 Every engine advances the model with the functions made here. The rule is written
-once, over an abstract ``where``/``maximum`` pair, and bound to numpy arrays
-(`article_step`, `exact_step`), to numba scalars inside compiled loops,
-and to TensorFlow tensors. All arithmetic is the same sequence of operations on
+once (`make_rules`), over a backend's ``where``/``maximum``/``rounded``, and bound to
+numpy arrays (`RULES`, `synapse_step`), to numba scalars inside compiled loops, and to
+TensorFlow tensors. All arithmetic is the same sequence of operations on
 every backend, so the engines agree bit for bit.
 
 Per step ``k`` (time ``t_k = k·dt``), for each neuron:
@@ -31,13 +31,13 @@ only the coefficients (`coefficients`) and the threshold test differ.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ParameterError, require_choice
 from .params import LIFParams
+from .timegrid import in_steps
 
 METHODS = ("article", "exact")
 """The integration methods: the article's forward Euler, and exact propagators."""
@@ -134,13 +134,11 @@ def synapse_step(i_syn, injected, decay):
 def refractory_steps(tau_rest, dt_ms: float) -> np.ndarray:
     """The refractory hold in whole steps, ``round(tau_rest/dt)``, computed once per run.
 
-    Halves round up; a ratio within 1e-9 of a whole number counts as that number, so
-    4 ms at dt = 0.1 ms is 40 steps whatever the float rounding of 4/0.1.
+    ``tau_rest`` and ``dt_ms`` in ms. Halves round up; a ratio within rounding of a whole
+    number counts as that number, so 4 ms at dt = 0.1 ms is 40 steps whatever the float
+    rounding of 4/0.1 (`lifsim.timegrid.in_steps`).
     """
-    ratio = np.asarray(tau_rest, dtype=float) / dt_ms
-    nearest = np.rint(ratio)
-    ratio = np.where(np.abs(ratio - nearest) <= 1e-9 * np.maximum(1.0, ratio), nearest, ratio)
-    return np.floor(ratio + 0.5).astype(STEP_DTYPE)
+    return np.floor(np.asarray(in_steps(tau_rest, dt_ms)) + 0.5).astype(STEP_DTYPE)
 
 
 def exprel(x):
@@ -200,11 +198,10 @@ def synaptic_decay(params: LIFParams, dt_ms: float, precision: str = "float32"):
 
 
 def check_step(params: LIFParams, dt_ms: float, method: str) -> None:
-    """Refuse a step the method cannot take: dt > 0, and forward Euler needs ``dt <= tau_m``."""
-    if not math.isfinite(dt_ms) or dt_ms <= 0:
-        raise ParameterError(f"dt must be > 0 ms (got {dt_ms:g})")
+    """Refuse a (positive) step the method cannot take: forward Euler needs ``dt <= tau_m``."""
     tau_m_min = float(np.min(params.tau_m))
     if method == "article" and dt_ms > tau_m_min:
         raise ParameterError(
-            f"dt must be in (0, {tau_m_min:g}] ms with method 'article' (forward Euler is "
-            f"unstable for dt > tau_m; got {dt_ms:g}); use a smaller dt or --method exact")
+            f"dt must be in (0, {tau_m_min:g}] ms with method 'article' (beyond tau_m the forward "
+            f"Euler leak factor 1 - dt/tau_m turns negative and u overshoots; got {dt_ms:g}); "
+            "use a smaller dt or --method exact")

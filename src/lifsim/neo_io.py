@@ -2,9 +2,9 @@
 
 Neo is the field's in-memory exchange format (PyNN returns it, Elephant analyses it);
 NIX (HDF5) is PyNN's default file. A run becomes one ``neo.Block`` with one
-``neo.Segment``: a ``SpikeTrain`` per neuron (times in ms, ``t_stop`` the run's
-duration) and an ``AnalogSignal`` per recorded variable (one channel per recorded
-neuron, in mV or mA), annotated with the model, the method, the engine and the seed.
+``neo.Segment``: a ``SpikeTrain`` per neuron (times in ms, ``t_stop`` the run's end,
+``RunConfig.end_ms``) and an ``AnalogSignal`` per recorded variable (one channel per
+recorded neuron, in mV or mA), annotated with the model, the method, the engine and the seed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def to_neo(result, neurons=None):
     bounds = np.searchsorted(owners, np.stack([chosen, chosen + 1]))
     for neuron, lo, hi in zip(chosen, *bounds):
         segment.spiketrains.append(neo.SpikeTrain(times[lo:hi], units=pq.ms, t_start=0.0 * pq.ms,
-                                                  t_stop=config.duration_ms * pq.ms, name=f"neuron {neuron}",
+                                                  t_stop=config.end_ms * pq.ms, name=f"neuron {neuron}",
                                                   neuron=int(neuron)))
     for name, trace in result.traces.items():
         if trace.shape[1] == 0:
@@ -60,10 +60,12 @@ def _annotations(config) -> dict:
 
 
 def check_nix_path(path) -> Path:
-    """Refuse a file name that does not end in .nix, before any work."""
+    """Refuse, before any work, a file name that does not end in .nix or whose folder is missing."""
     path = Path(path)
     if path.suffix != ".nix":
         raise ParameterError(f"save: the file must end in .nix (got {str(path)!r})")
+    if not path.parent.is_dir():
+        raise ParameterError(f"save: the folder {str(path.parent)!r} does not exist")
     return path
 
 
@@ -77,9 +79,7 @@ def save_nix(results, path) -> Path:
     for block, result in zip(blocks, results):
         if len(results) > 1:
             block.name = f"{result.config.name} ({result.config.method})"
-    if path.exists():
-        path.unlink()
-    with NixIO(str(path), mode="ow") as io:
+    with NixIO(str(path), mode="ow") as io:  # "ow": overwrite
         io.write_all_blocks(blocks)
     return path
 

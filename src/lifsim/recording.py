@@ -28,7 +28,7 @@ class Record:
         variables: names from ``VARIABLES``: ``"u"`` (mV), ``"i_syn"`` (mA), ``"i_in"`` (mA).
         neurons: ``"all"``, ``"none"`` or a sequence of neuron indices.
         every: record a sample every this many steps (steps 0, every, 2·every, ...).
-        input_spikes: also keep every input spike as (time, neuron, synapse).
+        input_spikes: also keep every input spike as (time ms, neuron, synapse, stimulus).
     """
 
     variables: tuple = ("u", "i_in")

@@ -22,9 +22,10 @@ class Result:
         recorded_neurons: indices of the neurons in the traces' columns.
         spike_times_ms: output spike times, ms, sorted by time then neuron.
         spike_neurons: the neuron of each output spike.
-        input_spikes: when recorded, ``times_ms``, ``neuron``, ``synapse`` and ``source``
-            arrays of the input spikes (sorted by time, neuron, synapse), else None.
-        weights: efficacies of each synaptic stimulus, arrays (N, m).
+        input_spikes: when recorded, ``times_ms`` (ms), ``neuron``, ``synapse`` (index within
+            the neuron) and ``source`` (index of the stimulus) arrays of the input spikes,
+            sorted by time, then source, neuron and synapse; else None.
+        weights: efficacies (dimensionless) of each Poisson stimulus, arrays (N, m).
         timings: seconds spent: ``wall_s`` (engine loop), ``input_s`` (input generation),
             ``setup_s`` (engine start, compilation), ``total_s`` (the whole call).
         final_state: the `lifsim.LIFState` after the last step.
@@ -92,7 +93,7 @@ class Result:
         return to_neo(self, neurons)
 
     def _stop(self, stop_ms):
-        return self.config.duration_ms if stop_ms is None else stop_ms
+        return self.config.end_ms if stop_ms is None else stop_ms
 
     def summary(self) -> dict:
         """JSON-ready description: the configuration, the spikes and the input spikes."""
@@ -103,8 +104,9 @@ class Result:
                 "times_ms": _times(self.input_spikes["times_ms"]),
                 "neuron": self.input_spikes["neuron"].tolist(),
                 "synapse": self.input_spikes["synapse"].tolist(),
+                "source": self.input_spikes["source"].tolist(),
             }
-        if self.weights:
+        if self.weights:  # one Poisson stimulus: its (N, m) rows; several: a list of those
             out["weights"] = [w.tolist() for w in self.weights] if len(self.weights) > 1 else self.weights[0].tolist()
         out["units"] = {**UNITS, "times_ms": "ms", "dt_ms": "ms", "duration_ms": "ms", "weights": "1"}
         out["timings_s"] = {k: round(v, 6) for k, v in self.timings.items()}

@@ -15,9 +15,17 @@ import numpy as np
 
 from . import engines
 from .errors import ParameterError, require_choice, require_int, require_range
-from .inputs import STIMULUS_KINDS, InputGenerator, steps_in
-from .model import (METHODS, PRECISIONS, SPIKE_OFFSET_STEPS, check_step, coefficients, refractory_steps,
-                    synaptic_decay)
+from .inputs import STIMULUS_KINDS, InputGenerator, currents_vary, has_synaptic_input, steps_in
+from .model import (
+    METHODS,
+    PRECISIONS,
+    SPIKE_OFFSET_STEPS,
+    STEP_DTYPE,
+    check_step,
+    coefficients,
+    refractory_steps,
+    synaptic_decay,
+)
 from .params import LIFParams
 from .recording import ChunkRecording, Record, sample_rows
 from .result import Result
@@ -104,6 +112,12 @@ class RunConfig:
         return steps_in(self.duration_ms, self.dt_ms)
 
     @property
+    def end_ms(self) -> float:
+        """The run's last instant, ms: ``duration_ms``, or the time of a spike in the last step
+        when it falls later (method "exact" labels a spike with the end of its step)."""
+        return max(self.duration_ms, (self.steps - 1 + SPIKE_OFFSET_STEPS[self.method]) * self.dt_ms)
+
+    @property
     def dtype(self):
         return PRECISIONS[self.precision]
 
@@ -133,7 +147,7 @@ def _stimulus_size(stimuli) -> int | None:
     """The population size implied by per-neuron current amplitudes, if any."""
     sizes = set()
     for stimulus in stimuli:
-        amplitudes = [p[2] for p in stimulus.pulses] if stimulus.kind == "square" else [
+        amplitudes = [p[2] for p in stimulus.pulses if len(p) == 3] if stimulus.kind == "square" else [
             getattr(stimulus, "amplitude", 0.0)]
         sizes |= {np.size(a) for a in amplitudes if np.ndim(a)}
     if len(sizes) > 1:
@@ -260,21 +274,21 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     run_plan = plan(config, memory_limit)
     engine = engines.load_engine(config.engine)
     coef = coefficients(config.model, config.dt_ms, config.method, config.precision)
-    state = initial_state.copy() if initial_state is not None else LIFState.resting(
-        config.n_neurons, coef.u_rest, config.dtype)
-    _check_state(state, config)
+    state = _initial_state(initial_state, config, coef)
     rec_neurons = config.record.neuron_indices(config.n_neurons)
-    generator = InputGenerator(config.stimuli, config.n_neurons, config.dt_ms, config.model.tau_syn,
-                               config.dtype, config.seed, config.record.input_spikes)
+    # a synaptic current left in the initial state decays, so the synapse step runs then too
+    synaptic = has_synaptic_input(config.stimuli) or bool(np.any(state.i_syn != 0))
     setup = engines.EngineSetup(config.n_neurons, config.method, coef,
                                 synaptic_decay(config.model, config.dt_ms, config.precision),
-                                config.dtype, generator.has_synapses, config.threads, tuple(engine_options),
-                                min(run_plan.chunk_steps, config.steps), generator.time_varying,
+                                config.dtype, synaptic, config.threads, tuple(engine_options),
+                                min(run_plan.chunk_steps, config.steps), currents_vary(config.stimuli),
                                 config.record.every, config.record.variables if rec_neurons.size else (),
                                 rec_neurons.size)
     setup_started = time.perf_counter()
-    runner = engine.start(setup)
+    runner = engine.start(setup)  # may still refuse (threads, device): before any input is drawn
     timings = {"setup_s": time.perf_counter() - setup_started, "input_s": 0.0, "wall_s": 0.0}
+    generator = InputGenerator(config.stimuli, config.n_neurons, config.dt_ms, config.model.tau_syn,
+                               config.dtype, config.seed, config.record.input_spikes)
     traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
               for v in config.record.variables}
     spikes, input_spikes = [], []
@@ -298,11 +312,23 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state)
 
 
-def _check_state(state: LIFState, config: RunConfig) -> None:
+def _initial_state(given: LIFState | None, config: RunConfig, coef) -> LIFState:
+    """The given state checked and converted to the run's types (a copy), or every neuron at rest."""
+    if given is None:
+        return LIFState.resting(config.n_neurons, coef.u_rest, config.dtype)
     for name in ("u", "ref", "i_syn"):
-        array = getattr(state, name)
+        array = np.asarray(getattr(given, name))
         if array.shape != (config.n_neurons,):
             raise ParameterError(f"initial_state.{name} must have shape ({config.n_neurons},) (got {array.shape})")
+    if not np.array_equal(np.asarray(given.ref), np.rint(given.ref)) or np.any(np.asarray(given.ref) < 0):
+        raise ParameterError("initial_state.ref must hold whole numbers of steps >= 0")
+    state = LIFState(np.array(given.u, dtype=config.dtype), np.array(given.ref, dtype=STEP_DTYPE),
+                     np.array(given.i_syn, dtype=config.dtype))
+    _check_finite_state(state)
+    return state
+
+
+def _check_finite_state(state: LIFState) -> None:
     if not (np.all(np.isfinite(state.u)) and np.all(np.isfinite(state.i_syn))):
         raise ParameterError("initial_state must be finite (NaN or inf in u or i_syn)")
 

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ..errors import ParameterError
 from ..inputs import InputChunk, SynapticEvents
 from ..model import Coefficients, make_rules
 from ..recording import ChunkRecording
@@ -253,9 +254,12 @@ class Runner:
     def __init__(self, setup: EngineSetup):
         self.setup = setup
         self.threads = setup.threads or numba.config.NUMBA_NUM_THREADS
+        if self.threads > numba.config.NUMBA_NUM_THREADS:
+            raise ParameterError(f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] for the numba engine "
+                                 f"(its NUMBA_NUM_THREADS; got {self.threads})")
         self.n_blocks = -(-setup.n_neurons // BLOCK)
-        self.cap = INITIAL_SPIKES_PER_BLOCK // 2
-        self._grow_spike_buffers()
+        self.cap = INITIAL_SPIKES_PER_BLOCK
+        self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         self.zero = setup.dtype(0)
         self._warm_up()
 
@@ -265,7 +269,7 @@ class Runner:
         setup = self.setup
         state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype)
         empty = np.zeros(0, np.int64)
-        events = SynapticEvents(empty, empty, np.zeros(0, setup.dtype)) if setup.synaptic else None
+        events = _no_events(setup.dtype) if setup.synaptic else None
         chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), events)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
@@ -299,7 +303,7 @@ class Runner:
     def _events(self, chunk):
         if not self.setup.synaptic:
             return None
-        events = chunk.events
+        events = chunk.events or _no_events(self.setup.dtype)  # a decaying initial current, no input
         return _bucket_events(events.step, events.neuron, events.amount, chunk.steps, self.n_blocks, BLOCK)
 
     def _outputs(self, recording):
@@ -308,14 +312,19 @@ class Runner:
         bits = sum(bit for name, bit in RECORD_BITS.items() if name in recording.out)
         return outs, bits
 
-    def _grow_spike_buffers(self, counts=None):
+    def _grow_spike_buffers(self, counts):
         """Per-block spike buffers, kept between chunks. A block that fills its own stops
         early and resumes once the buffers have doubled, keeping what they hold."""
-        old_cap, old = self.cap, getattr(self, "spike_neuron", None)
+        old_cap, old = self.cap, self.spike_neuron
         self.cap *= 2
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
-        for b in range(self.n_blocks if counts is not None else 0):
+        for b in range(self.n_blocks):
             self.spike_neuron[b * self.cap:b * self.cap + counts[b]] = old[b * old_cap:b * old_cap + counts[b]]
+
+
+def _no_events(dtype) -> SynapticEvents:
+    empty = np.zeros(0, np.int64)
+    return SynapticEvents(empty, empty, np.zeros(0, dtype))
 
 
 def start(setup: EngineSetup) -> Runner:

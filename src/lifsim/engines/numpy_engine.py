@@ -14,7 +14,6 @@ from ..state import LIFState
 from . import ChunkSpikes, EngineSetup
 
 
-
 def version() -> str:
     return np.__version__
 

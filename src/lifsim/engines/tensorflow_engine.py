@@ -18,10 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ParameterError
-from ..model import make_rules
-from ..state import LIFState
 from ..inputs import InputChunk, SynapticEvents
+from ..model import make_rules
 from ..recording import ChunkRecording
+from ..state import LIFState
 from . import ChunkSpikes, EngineSetup
 
 DEVICES = ("cpu", "gpu")

@@ -1,0 +1,24 @@
+"""Times on the step grid: ratios that are whole numbers up to float rounding count as whole."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Relative tolerance within which a ratio of times counts as a whole number.
+TOLERANCE = 1e-9
+
+
+def in_steps(t_ms, dt_ms: float):
+    """``t / dt`` (both in ms), snapped to the nearest whole number when within rounding of
+    it (10 ms at dt = 0.1 ms is 100 steps, though 10/0.1 is not exactly 100 in floats).
+    Infinite times map to ±2**62 steps. A scalar for a scalar, an array for an array."""
+    t = np.asarray(t_ms, dtype=float)
+    ratio = np.where(np.isinf(t), np.copysign(2.0**62, t), t / dt_ms)
+    nearest = np.rint(ratio)
+    snapped = np.where(np.abs(ratio - nearest) <= TOLERANCE * np.maximum(1.0, np.abs(ratio)), nearest, ratio)
+    return float(snapped) if snapped.ndim == 0 else snapped
+
+
+def grid(start: float, stop: float, step: float) -> np.ndarray:
+    """``start, start + step, ...`` below ``stop``, a stop on the grid up to rounding excluded."""
+    return start + step * np.arange(int(np.ceil((stop - start) / step - TOLERANCE)))
