@@ -105,7 +105,7 @@ def test_numba_kernels_are_cached_on_disk(tmp_path):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_synaptic_current_left_in_the_initial_state_decays_on_every_engine(engine):
-    state = lifsim.LIFState(np.zeros(3), np.zeros(3, np.int64), np.array([5.0, 0.5, 0.0]))  # converted to the run's types
+    state = lifsim.LIFState(np.zeros(3), np.zeros(3, np.int64), np.array([5.0, 0.5, 0.0]))  # cast to the run types
     config = lifsim.RunConfig(duration_ms=40.0, record=lifsim.Record(("i_syn", "u")), n_neurons=3)
     reference = lifsim.simulate(config.replace(engine="numpy"), initial_state=state)
     decay = np.float32(np.exp(-0.1))
