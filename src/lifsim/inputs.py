@@ -319,22 +319,25 @@ def _event_draws(rng, probability, window, n_syn):
     Events are drawn for fixed blocks of steps, whose length depends only on the number
     of synapses and the probability, and handed out chunk by chunk, keeping their order:
     the draws, and the order of the events of any one step, do not depend on how the run
-    is cut into chunks. The gaps come from ``rng`` in batches; a compiled loop spends them.
+    is cut into chunks. The gaps come from ``rng`` in batches, as ``ceil(E / -ln(1 - p))``
+    for E exponential with mean 1 — exactly the geometric law, ``P(gap > k) = (1 - p)^k``,
+    from numpy's fast exponential sampler; a compiled loop spends them.
     """
     block = int(max(1, EVENTS_PER_BLOCK / (n_syn * probability)))
-    next_step = window[0] - 1 + rng.geometric(probability, size=n_syn)
+    scale = -1.0 / math.log1p(-probability)  # steps per unit of exponential
+    next_step = window[0] - 1 + _geometric(rng.standard_exponential(n_syn), scale)
     batch = int(1.25 * block * n_syn * probability) + 1024
-    state = {"end": window[0], "gaps": np.zeros(0, np.int64),
+    state = {"end": window[0], "exponentials": np.zeros(0),
              "step": np.zeros(0, np.int64), "synapse": np.zeros(0, np.int64)}
 
     def generate(start, end):
         """Every spike of steps [start, end): by step, then by synapse."""
         steps, synapses, first = [], [], 0
         while first < n_syn:
-            if state["gaps"].size == 0:
-                state["gaps"] = rng.geometric(probability, size=batch)
-            step, synapse, first, used = _spend_gaps(next_step, end, state["gaps"], first)
-            state["gaps"] = state["gaps"][used:]
+            if state["exponentials"].size == 0:
+                state["exponentials"] = rng.standard_exponential(batch)
+            step, synapse, first, used = _spend_gaps(next_step, end, state["exponentials"], scale, first)
+            state["exponentials"] = state["exponentials"][used:]
             steps.append(step)
             synapses.append(synapse)
         return _by_step(np.concatenate(steps), np.concatenate(synapses), start, end)
@@ -373,20 +376,29 @@ def _by_step(step, synapse, start, end):
 
 
 @njit(cache=True)
-def _spend_gaps(next_step, end, gaps, first):
+def _geometric(exponentials, scale):
+    """Geometric numbers of steps (>= 1) from exponential draws: ``ceil(E · scale)``."""
+    out = np.empty(exponentials.shape[0], np.int64)
+    for i in range(exponentials.shape[0]):
+        out[i] = max(1, math.ceil(exponentials[i] * scale))
+    return out
+
+
+@njit(cache=True)
+def _spend_gaps(next_step, end, exponentials, scale, first):
     """Emit the spikes before ``end`` of synapses ``first, first+1, ...``, each followed by a
-    gap from ``gaps``; stop when the gaps run out. Returns the spikes' steps and synapses,
-    the synapse to resume from, and the gaps used."""
-    out_step = np.empty(gaps.shape[0], np.int64)
-    out_synapse = np.empty(gaps.shape[0], np.int64)
+    geometric gap made from ``exponentials``; stop when they run out. Returns the spikes'
+    steps and synapses, the synapse to resume from, and the exponentials used."""
+    out_step = np.empty(exponentials.shape[0], np.int64)
+    out_synapse = np.empty(exponentials.shape[0], np.int64)
     used = 0
     for s in range(first, next_step.shape[0]):
         while next_step[s] < end:
-            if used == gaps.shape[0]:
+            if used == exponentials.shape[0]:
                 return out_step[:used], out_synapse[:used], s, used
             out_step[used] = next_step[s]
             out_synapse[used] = s
-            next_step[s] += gaps[used]
+            next_step[s] += max(1, math.ceil(exponentials[used] * scale))
             used += 1
     return out_step[:used], out_synapse[:used], next_step.shape[0], used
 
