@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from .errors import (
     ParameterError,
@@ -323,9 +322,11 @@ def _event_draws(rng, probability, window, n_syn):
     for E exponential with mean 1 — exactly the geometric law, ``P(gap > k) = (1 - p)^k``,
     from numpy's fast exponential sampler; a compiled loop spends them.
     """
+    from .event_loops import by_step, geometric, spend_gaps  # numba is imported only when needed
+
     block = int(max(1, EVENTS_PER_BLOCK / (n_syn * probability)))
     scale = -1.0 / math.log1p(-probability)  # steps per unit of exponential
-    next_step = window[0] - 1 + _geometric(rng.standard_exponential(n_syn), scale)
+    next_step = window[0] - 1 + geometric(rng.standard_exponential(n_syn), scale)
     batch = int(1.25 * block * n_syn * probability) + 1024
     state = {"end": window[0], "exponentials": np.zeros(0),
              "step": np.zeros(0, np.int64), "synapse": np.zeros(0, np.int64)}
@@ -336,11 +337,11 @@ def _event_draws(rng, probability, window, n_syn):
         while first < n_syn:
             if state["exponentials"].size == 0:
                 state["exponentials"] = rng.standard_exponential(batch)
-            step, synapse, first, used = _spend_gaps(next_step, end, state["exponentials"], scale, first)
+            step, synapse, first, used = spend_gaps(next_step, end, state["exponentials"], scale, first)
             state["exponentials"] = state["exponentials"][used:]
             steps.append(step)
             synapses.append(synapse)
-        return _by_step(np.concatenate(steps), np.concatenate(synapses), start, end)
+        return by_step(np.concatenate(steps), np.concatenate(synapses), start, end)
 
     def draw(k0, k1):
         end = min(k1, window[1])
@@ -355,52 +356,6 @@ def _event_draws(rng, probability, window, n_syn):
         return step, synapse
 
     return draw
-
-
-@njit(cache=True)
-def _by_step(step, synapse, start, end):
-    """The events sorted by step with a stable counting sort (synapse order kept within a step)."""
-    slot = np.zeros(end - start + 1, np.int64)
-    for e in range(step.shape[0]):
-        slot[step[e] - start + 1] += 1
-    for k in range(end - start):
-        slot[k + 1] += slot[k]
-    out_step = np.empty_like(step)
-    out_synapse = np.empty_like(synapse)
-    for e in range(step.shape[0]):
-        k = step[e] - start
-        out_step[slot[k]] = step[e]
-        out_synapse[slot[k]] = synapse[e]
-        slot[k] += 1
-    return out_step, out_synapse
-
-
-@njit(cache=True)
-def _geometric(exponentials, scale):
-    """Geometric numbers of steps (>= 1) from exponential draws: ``ceil(E · scale)``."""
-    out = np.empty(exponentials.shape[0], np.int64)
-    for i in range(exponentials.shape[0]):
-        out[i] = max(1, math.ceil(exponentials[i] * scale))
-    return out
-
-
-@njit(cache=True)
-def _spend_gaps(next_step, end, exponentials, scale, first):
-    """Emit the spikes before ``end`` of synapses ``first, first+1, ...``, each followed by a
-    geometric gap made from ``exponentials``; stop when they run out. Returns the spikes'
-    steps and synapses, the synapse to resume from, and the exponentials used."""
-    out_step = np.empty(exponentials.shape[0], np.int64)
-    out_synapse = np.empty(exponentials.shape[0], np.int64)
-    used = 0
-    for s in range(first, next_step.shape[0]):
-        while next_step[s] < end:
-            if used == exponentials.shape[0]:
-                return out_step[:used], out_synapse[:used], s, used
-            out_step[used] = next_step[s]
-            out_synapse[used] = s
-            next_step[s] += max(1, math.ceil(exponentials[used] * scale))
-            used += 1
-    return out_step[:used], out_synapse[:used], next_step.shape[0], used
 
 
 def _no_draws(k0, k1):
