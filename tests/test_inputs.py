@@ -181,3 +181,9 @@ def test_event_generation_does_not_depend_on_chunking_or_other_stimuli():
 def test_spike_times_need_whole_neuron_indices():
     with pytest.raises(lifsim.ParameterError, match="neuron must be whole neuron indices"):
         lifsim.simulate(stimuli=[lifsim.SpikeTimes([1.0], neuron=0.5)], n_neurons=2)
+
+
+@pytest.mark.parametrize("generation", ["per_step", "event"])
+def test_silent_synapses_send_nothing(generation):
+    chunk = generator([lifsim.PoissonSynapses(25, 0.0, generation=generation)], n=10).chunk(0, 500)
+    assert chunk.events.step.size == 0 and chunk.input_spikes.step.size == 0

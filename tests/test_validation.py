@@ -96,3 +96,8 @@ def test_refusal_happens_before_input_is_drawn(monkeypatch):
 
     monkeypatch.setattr(inputs.InputGenerator, "__post_init__", fail)
     refused("memory", n_neurons=1000, duration_ms=1000, dt_ms=0.1, memory_limit=10**6)
+
+
+def test_malformed_pulses_are_refused_by_name():
+    refused(r"stimulus\[0\].pulses\[0\] must be \(start_ms, stop_ms, amplitude_mA\)",
+            stimuli=[lifsim.SquarePulses(((1.0, 2.0),))])
