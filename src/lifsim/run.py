@@ -324,13 +324,9 @@ def _initial_state(given: LIFState | None, config: RunConfig, coef) -> LIFState:
         raise ParameterError("initial_state.ref must hold whole numbers of steps >= 0")
     state = LIFState(np.array(given.u, dtype=config.dtype), np.array(given.ref, dtype=STEP_DTYPE),
                      np.array(given.i_syn, dtype=config.dtype))
-    _check_finite_state(state)
-    return state
-
-
-def _check_finite_state(state: LIFState) -> None:
     if not (np.all(np.isfinite(state.u)) and np.all(np.isfinite(state.i_syn))):
         raise ParameterError("initial_state must be finite (NaN or inf in u or i_syn)")
+    return state
 
 
 def _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state) -> Result:

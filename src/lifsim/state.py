@@ -29,6 +29,3 @@ class LIFState:
         u = np.empty(n_neurons, dtype=dtype)
         u[:] = u_rest
         return cls(u, np.zeros(n_neurons, STEP_DTYPE), np.zeros(n_neurons, dtype=dtype))
-
-    def copy(self) -> "LIFState":
-        return LIFState(self.u.copy(), self.ref.copy(), self.i_syn.copy())

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ParameterError
-from ..inputs import InputChunk, SynapticEvents
+from ..inputs import InputChunk
 from ..model import make_rules
 from ..recording import ChunkRecording
 from ..state import LIFState
@@ -102,8 +102,7 @@ class Runner:
         setup, empty = self.setup, np.zeros(0, np.int64)
         state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype)
         rows = self.length if setup.time_varying else 1
-        events = SynapticEvents(empty, empty, np.zeros(0, setup.dtype)) if setup.synaptic else None
-        chunk = InputChunk(0, 0, np.zeros((rows, setup.n_neurons), setup.dtype), events)
+        chunk = InputChunk(0, 0, np.zeros((rows, setup.n_neurons), setup.dtype), None)  # no events: zero injection
         neurons = np.zeros(setup.recorded_neurons, np.int64)
         out = {name: np.zeros((0, neurons.size), setup.dtype) for name in setup.recorded}
         self.advance(state, chunk, ChunkRecording(empty, neurons, out))
@@ -113,7 +112,7 @@ class Runner:
         sample_row = np.full(length, -1, np.int32)
         sample_row[recording.rows] = np.arange(recording.rows.size, dtype=np.int32)
         names = tuple(recording.out) if recording.neurons.size else ()
-        current = _padded(chunk.current, length) if chunk.current.shape[0] > 1 or setup.time_varying else chunk.current
+        current = _padded(chunk.current, length) if setup.time_varying else chunk.current
         injection = _padded(chunk.dense_injection(setup.n_neurons), length) if setup.synaptic \
             else np.zeros((0, 0), setup.dtype)
         run_chunk = _chunk_function(setup.method, setup.synaptic, names, setup.n_neurons, self.jit_compile)
