@@ -5,7 +5,7 @@ import pytest
 from conftest import euler_steps_to_threshold
 
 import lifsim
-from lifsim import experiment
+from lifsim.io import experiment_file as experiment
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import lifsim
-from lifsim import engines, experiment
+from lifsim import engines
+from lifsim.io import experiment_file as experiment
 
 FAST_ENGINES = [name for name in engines.engine_names() if name != "numpy"]
 

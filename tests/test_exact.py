@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lifsim
-from lifsim.model import coefficients
+from lifsim.synapses.receptor import receptor_coefficients
 
 
 def run(stimuli, model=lifsim.LIFParams(), duration=200.0, dt=0.1, precision="float64", engine="numpy", **kw):
@@ -68,8 +68,8 @@ def test_psp_with_distinct_time_constants():
 
 
 def test_current_to_voltage_factor_is_continuous_across_tau_m_equal_tau_syn():
-    values = [coefficients(lifsim.LIFParams(tau_syn=10.0 + d), 0.1, "exact", "float64").s
-              for d in (-1e-6, -1e-12, 0.0, 1e-12, 1e-6)]
+    values = [receptor_coefficients(lifsim.RunConfig(model=lifsim.LIFParams(tau_syn=10.0 + d)).layout, 0.1, "exact",
+                                    "float64").s[0] for d in (-1e-6, -1e-12, 0.0, 1e-12, 1e-6)]
     assert np.all(np.isfinite(values))
     np.testing.assert_allclose(values, values[2], rtol=1e-7)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import lifsim
-from lifsim import ParameterError, cli, experiment
+from lifsim import ParameterError, cli
+from lifsim.io import experiment_file as experiment
 
 
 def write(tmp_path, text, name="exp.toml"):

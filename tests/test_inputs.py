@@ -5,11 +5,14 @@ import pytest
 from scipy import stats
 
 import lifsim
-from lifsim.inputs import InputGenerator, window_steps
+from lifsim.simulation.simulate import input_generator
+from lifsim.stimuli import window_steps
 
 
-def generator(stimuli, n=1, dt=1.0, seed=0, tau_syn=10.0, dtype=np.float64, record=True):
-    return InputGenerator(tuple(stimuli), n, dt, tau_syn, dtype, seed, record)
+def generator(stimuli, n=1, dt=1.0, seed=0, tau_syn=10.0, precision="float64", record=True):
+    config = lifsim.RunConfig(model=lifsim.LIFParams(tau_syn=tau_syn), stimuli=stimuli, n_neurons=n, dt_ms=dt,
+                              seed=seed, precision=precision, record=lifsim.Record(input_spikes=record))
+    return input_generator(config)
 
 
 def test_open_windows_do_not_depend_on_float_rounding():
@@ -81,7 +84,7 @@ def test_poisson_intervals_are_geometric(generation):
 
 
 def test_same_seed_same_output_and_other_seed_other_output():
-    from lifsim import experiment
+    from lifsim.io import experiment_file as experiment
 
     config = experiment.load("synaptic").config
     a, b = lifsim.simulate(config), lifsim.simulate(config)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lifsim
-from lifsim.model import RULES, coefficients, exprel, refractory_steps, synapse_step
+from lifsim.neuron.rule import RULES, coefficients, exprel, refractory_steps, synapse_step
 
 
 def run_constant(current, duration=30.0, dt=1.0, method="article", precision="float32", **kw):

@@ -38,7 +38,7 @@ def test_block_structure(result):
 
 def test_nix_round_trip(result, tmp_path):
     pytest.importorskip("nixio")
-    from lifsim.neo_io import load_nix, save_nix
+    from lifsim.io.neo_io import load_nix, save_nix
 
     path = save_nix(result, tmp_path / "run.nix")
     (block,) = load_nix(path)
@@ -70,7 +70,7 @@ def test_elephant_agrees_with_lifsim(result):
 
 def test_save_option_on_the_command_line(tmp_path):
     from lifsim import cli
-    from lifsim.neo_io import load_nix
+    from lifsim.io.neo_io import load_nix
 
     pytest.importorskip("nixio")
     assert cli.main(["run", "square", "--out", str(tmp_path), "--save", str(tmp_path / "sq.nix"), "--quiet"]) == 0

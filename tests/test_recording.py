@@ -8,7 +8,7 @@ import pytest
 
 import lifsim
 import lifsim.engines
-from lifsim import run as run_module
+from lifsim.simulation import plan as run_module, simulate as simulate_module
 
 
 def config(engine="numpy", record=None, n=300, stimuli=(lifsim.NoiseCurrent(1.2, 1.0), lifsim.PoissonSynapses(5, 30.0)),
@@ -87,16 +87,16 @@ class FakeTerminal(io.StringIO):
 
 
 def test_progress_bar_only_on_terminals_and_after_a_delay(monkeypatch):
-    monkeypatch.setattr(run_module, "PROGRESS_DELAY_S", 0.05)
+    monkeypatch.setattr(simulate_module, "PROGRESS_DELAY_S", 0.05)
     terminal, pipe = FakeTerminal(), io.StringIO()
     for stream in (terminal, pipe):
-        with run_module._progress_bar(100, True, stream) as bar:
+        with simulate_module._progress_bar(100, True, stream) as bar:
             time.sleep(0.1)
             bar.update(50)
     assert "50%" in terminal.getvalue() and "step" in terminal.getvalue()
     assert pipe.getvalue() == ""
     quick = FakeTerminal()
-    with run_module._progress_bar(100, True, quick) as bar:
+    with simulate_module._progress_bar(100, True, quick) as bar:
         bar.update(100)  # over before the delay: nothing shown
     assert quick.getvalue() == ""
-    assert isinstance(run_module._progress_bar(100, False), run_module._NoBar)
+    assert isinstance(simulate_module._progress_bar(100, False), simulate_module._NoBar)

@@ -89,12 +89,12 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_with_the_estimate():
 
 
 def test_refusal_happens_before_input_is_drawn(monkeypatch):
-    from lifsim import inputs
+    from lifsim import stimuli
 
     def fail(*args, **kwargs):
         raise AssertionError("input generation started")
 
-    monkeypatch.setattr(inputs.InputGenerator, "__post_init__", fail)
+    monkeypatch.setattr(stimuli.InputGenerator, "__post_init__", fail)
     refused("memory", n_neurons=1000, duration_ms=1000, dt_ms=0.1, memory_limit=10**6)
 
 

@@ -1,20 +1,26 @@
-"""lifsim: leaky integrate-and-fire neurons, exact, fast and reproducible.
+"""lifsim: leaky integrate-and-fire neurons and networks, exact, fast and reproducible.
 
 Units everywhere: time ms, potential mV, current mA, resistance Ω, rate Hz, charge mA·ms.
 """
 
+from .distributions import Normal, Uniform
 from .errors import ParameterError, PoissonApproximationWarning
-from .inputs import ConstantCurrent, NoiseCurrent, PoissonSynapses, SpikeTimes, SquarePulses
-from .model import METHODS, Coefficients, coefficients, refractory_steps, synapse_step
-from .params import LIFParams
+from .network.population import Population
+from .network.projection import CONNECTION_RULES, Projection
+from .neuron.params import LIFParams
+from .neuron.rule import METHODS, Coefficients, coefficients, refractory_steps, synapse_step
+from .neuron.state import LIFState
 from .recording import Record
 from .result import Result
-from .run import DEFAULT_SEED, RunConfig, simulate
-from .state import LIFState
+from .simulation.config import DEFAULT_SEED, RunConfig
+from .simulation.simulate import simulate
+from .stimuli import ConstantCurrent, NoiseCurrent, PoissonInput, PoissonSynapses, SpikeTimes, SquarePulses
+from .synapses.receptor import Receptor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "CONNECTION_RULES",
     "Coefficients",
     "ConstantCurrent",
     "DEFAULT_SEED",
@@ -22,14 +28,20 @@ __all__ = [
     "LIFState",
     "METHODS",
     "NoiseCurrent",
+    "Normal",
     "ParameterError",
     "PoissonApproximationWarning",
+    "PoissonInput",
     "PoissonSynapses",
+    "Population",
+    "Projection",
+    "Receptor",
     "Record",
     "Result",
     "RunConfig",
     "SpikeTimes",
     "SquarePulses",
+    "Uniform",
     "coefficients",
     "refractory_steps",
     "simulate",

@@ -19,9 +19,10 @@ import sys
 import numpy as np
 
 from .errors import require_int
-from .inputs import ConstantCurrent, PoissonSynapses
+from .stimuli import ConstantCurrent, PoissonSynapses
 from .recording import Record
-from .run import RunConfig, available_cores, simulate
+from .simulation.config import RunConfig, available_cores
+from .simulation.simulate import simulate
 
 CASES = {
     "A": {"neurons": 100_000, "description": "independent neurons, constant currents uniform in [0, 2] mA"},

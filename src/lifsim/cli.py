@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__, engines
 from .errors import ParameterError
-from .model import METHODS, PRECISIONS
+from .neuron.rule import METHODS, PRECISIONS
 from .timegrid import grid
 
 ARTICLE_EXPERIMENTS = ("square", "noise", "synaptic")
@@ -160,8 +160,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def _run(args) -> int:
-    from . import experiment
-    from .run import simulate
+    from .io import experiment_file as experiment
+    from .simulation.simulate import simulate
 
     names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
@@ -170,7 +170,7 @@ def _run(args) -> int:
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     options = [engine_options(args, exp.config.engine) for exp in loaded]
     if args.save is not None:
-        from .neo_io import check_nix_path
+        from .io.neo_io import check_nix_path
 
         check_nix_path(args.save)
     try:
@@ -182,7 +182,7 @@ def _run(args) -> int:
                    for config in exp.configs()]
         written = write_outputs(exp, results, args.out)
         if args.save is not None:
-            from .neo_io import save_nix
+            from .io.neo_io import save_nix
 
             target = args.save if len(loaded) == 1 else args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix")
             written.append(save_nix(results, target))
@@ -281,7 +281,7 @@ def _info(args) -> int:
 
 
 def _show(args) -> int:
-    from . import experiment
+    from .io import experiment_file as experiment
 
     print(experiment.render(experiment.load(args.experiment)), end="")
     return 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import analysis
-from .params import UNITS
+from .neuron.params import UNITS
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Result:
         timings: seconds spent: ``wall_s`` (engine loop), ``input_s`` (input generation),
             ``setup_s`` (engine start, compilation), ``total_s`` (the whole call).
         final_state: the `lifsim.LIFState` after the last step.
+        synapses: synapses of the network's projections (0 without any).
+        synaptic_events: spikes delivered along them: each output spike times its
+            neuron's out-degree.
     """
 
     config: object
@@ -41,6 +44,8 @@ class Result:
     weights: tuple = ()
     timings: dict = field(default_factory=dict)
     final_state: object = None
+    synapses: int = 0
+    synaptic_events: int = 0
 
     @property
     def n_neurons(self) -> int:
@@ -88,9 +93,23 @@ class Result:
 
     def to_neo(self, neurons=None):
         """This run as a ``neo.Block`` (see `lifsim.neo_io`)."""
-        from .neo_io import to_neo
+        from .io.neo_io import to_neo
 
         return to_neo(self, neurons)
+
+    def population_statistics(self) -> list[dict]:
+        """Per population: its name, index range, mean rate (Hz) over the run, and the mean
+        CV of the inter-spike intervals over its neurons with at least two intervals (None if none)."""
+        rates, cvs = self.firing_rates(), self.cv()
+        out = []
+        for population, (lo, hi) in zip(self.config.layout.populations, self.config.layout.spans()):
+            cv = cvs[lo:hi]
+            cv = cv[np.isfinite(cv)]
+            out.append({"name": population.name, "first": lo, "stop": hi, "size": hi - lo,
+                        "mean_rate_hz": float(rates[lo:hi].mean()),
+                        "cv_isi": float(cv.mean()) if cv.size else None,
+                        "spikes": int(np.count_nonzero((self.spike_neurons >= lo) & (self.spike_neurons < hi)))})
+        return out
 
     def _stop(self, stop_ms):
         return self.config.end_ms if stop_ms is None else stop_ms
@@ -108,7 +127,11 @@ class Result:
             }
         if self.weights:  # one Poisson stimulus: its (N, m) rows; several: a list of those
             out["weights"] = [w.tolist() for w in self.weights] if len(self.weights) > 1 else self.weights[0].tolist()
-        out["units"] = {**UNITS, "times_ms": "ms", "dt_ms": "ms", "duration_ms": "ms", "weights": "1"}
+        out["population_statistics"] = self.population_statistics()
+        if self.synapses:
+            out["synapses"] = self.synapses
+            out["synaptic_events"] = self.synaptic_events
+        out["units"] = {**UNITS, "mean_rate_hz": "Hz", "times_ms": "ms", "dt_ms": "ms", "duration_ms": "ms", "weights": "1"}
         out["timings_s"] = {k: round(v, 6) for k, v in self.timings.items()}
         return out
 

@@ -1,8 +1,21 @@
-"""Engines: thin loop drivers over the one update rule (`lifsim.model`).
+"""Engines: thin loop drivers over the one update rule (`lifsim.neuron.rule`).
 
-An engine turns an `EngineSetup` into a runner whose ``advance(state, chunk,
-recording)`` returns the new state and the spikes of the chunk. Engines are loaded
-on demand, so an engine whose library is missing costs nothing until it is asked for.
+An engine is a module with:
+
+- ``version() -> str`` and ``devices() -> list[str]``: what ``lifsim info`` prints;
+- ``check(threads, options)``: refuse a thread count or option it cannot honour, before
+  any work;
+- ``start(setup: EngineSetup)``: a runner whose ``advance(state, chunk, recording)``
+  returns the new `lifsim.LIFState` and the `ChunkSpikes` of an `lifsim.stimuli.InputChunk`,
+  writing the sampled traces into the `lifsim.recording.ChunkRecording`.
+
+Each step, in this order and on every engine: the receptors take their input (the
+chunk's dense jumps, then its events in order, then the spikes delivered to this step),
+the synaptic drive is summed over the receptors in order, the membrane rule runs, and
+the spikes of the step are sent along the projections into the future steps their
+delays name (each target's sum in the order of the spikes by neuron, then by projection,
+then by target). Engines are loaded on demand, so an engine whose library is missing
+costs nothing until it is asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from ..model import Coefficients
+from ..neuron.rule import Coefficients
+from ..synapses.receptor import ReceptorCoefficients
 
 #: Engine name -> (module, install hint for its optional dependency).
 ENGINES = {
@@ -28,12 +42,13 @@ class EngineSetup:
     """Everything an engine needs for a run, computed once.
 
     Attributes:
-        n_neurons: population size.
+        n_neurons: neurons of the run (populations end to end).
         method: ``"article"`` or ``"exact"``.
-        coefficients: the update's constants (`lifsim.model.coefficients`).
-        decay: ``exp(-dt/tau_syn)``, scalar or per neuron.
+        coefficients: the membrane update's constants (`lifsim.neuron.rule.coefficients`).
+        receptors: the receptor slots' constants (`lifsim.synapses.receptor.ReceptorCoefficients`).
         dtype: numpy float type of the run.
-        synaptic: whether any input spikes reach the population.
+        synaptic: whether the receptors must be stepped (input, projections, or a
+            nonzero initial receptor state).
         threads: worker threads for engines that use them (None: all cores).
         options: engine-specific switches.
         chunk_steps: steps of every chunk but the last, which may be shorter.
@@ -41,12 +56,17 @@ class EngineSetup:
         sample_every: recording interval in steps.
         recorded: the recorded variables (empty when no neuron is recorded).
         recorded_neurons: how many neurons are recorded.
+        network: the projections (`lifsim.network.connect.Connectivity`), or None.
+        slice_steps: steps the neurons may run before their spikes must be delivered
+            (the smallest delay; any larger count is free without projections).
+        slots: steps of pending input held (the largest delay plus the smallest).
+        dense_input: whether chunks may carry dense jumps (``InputChunk.injection``).
     """
 
     n_neurons: int
     method: str
     coefficients: Coefficients
-    decay: object
+    receptors: ReceptorCoefficients
     dtype: type
     synaptic: bool
     threads: int | None = None
@@ -56,6 +76,14 @@ class EngineSetup:
     sample_every: int = 1
     recorded: tuple = ()
     recorded_neurons: int = 0
+    network: object = None
+    slice_steps: int = 1
+    slots: int = 0
+    dense_input: bool = False
+
+    @property
+    def n_receptors(self) -> int:
+        return self.receptors.decay.shape[0]
 
 
 @dataclass(frozen=True)
@@ -82,3 +110,9 @@ def load_engine(name: str):
         if hint is None:
             raise
         raise ParameterError(f"engine {name!r} needs {error.name}, which is not installed; {hint}") from None
+
+
+def no_options(engine: str, options: tuple) -> None:
+    """Refuse engine options for an engine that takes none."""
+    if options:
+        raise ParameterError(f"engine {engine!r} takes no options (got {dict(options)})")

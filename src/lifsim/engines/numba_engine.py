@@ -1,14 +1,21 @@
 """The fast CPU engine: the same rule compiled by numba, parallel over blocks of neurons.
 
-The rule of `lifsim.model` is compiled for numba scalars and called in a loop
+The rule of `lifsim.neuron.rule` is compiled for numba scalars and called in a loop
 nest: blocks of neurons in parallel (``prange``, one block per task), time outside,
-and a branch-free inner loop over the block's neurons that LLVM vectorises. Neurons
-are independent between steps (input comes from the input generator), so a block runs
-all the steps of a chunk on its own, with its state in cache and no barrier per step.
+and branch-free inner loops over the block's neurons that LLVM vectorises. Neurons are
+independent until their spikes arrive, so a block runs a whole *slice* of steps on its
+own, with its state in cache and no barrier per step: without projections a slice is
+the whole chunk; with them it is the smallest delay, after which the slice's spikes are
+delivered into the pending input (NEST's min-delay scheme). Delivery is split by target
+(each thread owns a range of ``slot·N + neuron``), and every target sums its input in the
+documented order, so the results do not depend on the number of threads. One thread
+runs serial copies of the parallel loops, which cost no thread launch per slice.
 Kernels are cached on disk: a second process does not compile again.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -16,17 +23,16 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ..errors import ParameterError
-from ..inputs import InputChunk, SynapticEvents
-from ..model import Coefficients, make_rules
+from ..neuron.rule import METHOD_TABLE, Coefficients, make_rules
+from ..neuron.state import LIFState
 from ..recording import ChunkRecording
-from ..state import LIFState
-from . import ChunkSpikes, EngineSetup
+from ..stimuli import InputChunk, SynapticEvents
+from . import ChunkSpikes, EngineSetup, no_options
 
 #: Neurons per parallel block: the block's state stays in the core's L1/L2 cache.
 BLOCK = 2048
 #: Initial spike buffer per block (must exceed BLOCK: a block needs room for one full step).
 INITIAL_SPIKES_PER_BLOCK = 4 * BLOCK
-METHOD_CODES = {"article": 0, "exact": 1}
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
 
 
@@ -36,6 +42,13 @@ def version() -> str:
 
 def devices() -> list[str]:
     return [f"cpu ({numba.config.NUMBA_NUM_THREADS} threads)"]
+
+
+def check(threads, options) -> None:
+    no_options("numba", options)
+    if threads is not None and threads > numba.config.NUMBA_NUM_THREADS:
+        raise ParameterError(f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] for the numba engine "
+                             f"(its NUMBA_NUM_THREADS; got {threads})")
 
 
 @njit(inline="always")
@@ -49,8 +62,8 @@ def _maximum(a, b):
 
 
 _inline = njit(inline="always")
-_article_step, _exact_step, _synapse_step = (
-    _inline(rule) for rule in make_rules(_where, _maximum, _inline(lambda x: x), _inline))
+_article_step, _exact_step, _synapse_step, _drive_term, _add_drive = (
+    _inline(rule) for rule in make_rules(_where, _maximum, _inline(lambda x: x), _inline)[:5])
 
 
 def _at(x, i):
@@ -75,30 +88,101 @@ def _part_overload(x, lo, hi):
     return lambda x, lo, hi: x
 
 
+def _row(x, j, lo, hi):
+    """Slot ``j`` of receptor constants: a scalar (shape (R,)) or the block ``[lo, hi)`` (shape (R, N))."""
+
+
+@overload(_row, inline="always")
+def _row_overload(x, j, lo, hi):
+    if x.ndim == 1:
+        return lambda x, j, lo, hi: x[j]
+    return lambda x, j, lo, hi: x[j, lo:hi]
+
+
 @njit(inline="always")
 def _coefficients_at(c, i):
-    return Coefficients(_at(c.a, i), _at(c.b, i), _at(c.s, i), _at(c.d, i), _at(c.u_rest, i),
-                        _at(c.u_thresh, i), _at(c.n_ref, i))
+    return Coefficients(_at(c.a, i), _at(c.b, i), _at(c.d, i), _at(c.u_reset, i), _at(c.u_thresh, i),
+                        _at(c.n_ref, i))
 
 
 @njit(inline="always")
 def _block_coefficients(c, lo, hi):
-    return Coefficients(_part(c.a, lo, hi), _part(c.b, lo, hi), _part(c.s, lo, hi), _part(c.d, lo, hi),
-                        _part(c.u_rest, lo, hi), _part(c.u_thresh, lo, hi), _part(c.n_ref, lo, hi))
+    return Coefficients(_part(c.a, lo, hi), _part(c.b, lo, hi), _part(c.d, lo, hi), _part(c.u_reset, lo, hi),
+                        _part(c.u_thresh, lo, hi), _part(c.n_ref, lo, hi))
+
+
+class _Receptors(NamedTuple):
+    """Receptor constants as the kernels take them (`lifsim.synapses.receptor.ReceptorCoefficients`)."""
+
+    decay: np.ndarray
+    s: np.ndarray
+    current: np.ndarray
+
+
+class _Buffers(NamedTuple):
+    """Per-block spike buffers of a chunk: the spiking neurons in step order (block ``b`` owns
+    ``neuron[b·cap:(b+1)·cap]``), their count per block and step, the spikes held and
+    already delivered per block, and the step each block has reached."""
+
+    neuron: np.ndarray
+    per_step: np.ndarray
+    count: np.ndarray
+    delivered: np.ndarray
+    reached: np.ndarray
+
+
+class _Recording(NamedTuple):
+    """Where sampled values go: ``row[k]`` (-1: not sampled), the recorded neurons and
+    their bounds per block, which variables (``RECORD_BITS``) and their outputs."""
+
+    row: np.ndarray
+    neurons: np.ndarray
+    bounds: np.ndarray
+    bits: int
+    u: np.ndarray
+    i_syn: np.ndarray
+    i_in: np.ndarray
+
+
+# ---------------------------------------------------------------- one block of neurons
+
+
+@njit(inline="always")
+def _receptor_row(x, injected, pending, decay, s, drive, first):
+    """One receptor slot of a block for one step: take its input (``injected``, then
+    ``pending``, both consumed), decay and add, and add its term to the drive."""
+    for i in range(x.shape[0]):
+        arrived = injected[i]
+        injected[i] = 0
+        if pending is not None:
+            arrived = arrived + pending[i]
+            pending[i] = 0
+        value = _synapse_step(x[i], arrived, _at(decay, i))
+        x[i] = value
+        drive[i] = _drive_term(_at(s, i), value) if first else _add_drive(drive[i], _at(s, i), value)
 
 
 @njit
-def _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, shown):
-    """One step for a block of neurons; returns the number that spiked."""
+def _receptors(i_syn, injected, pending, slot, n_total, lo, rc, drive):
+    """Every receptor slot of a block for one step, in slot order."""
+    n = drive.shape[0]
+    for j in range(i_syn.shape[0]):
+        decay, s = _row(rc.decay, j, lo, lo + n), _row(rc.s, j, lo, lo + n)
+        if pending is None:
+            _receptor_row(i_syn[j, lo:lo + n], injected[j], None, decay, s, drive, j == 0)
+        else:
+            first = j * n_total + lo
+            _receptor_row(i_syn[j, lo:lo + n], injected[j], pending[slot, first:first + n], decay, s, drive,
+                          j == 0)
+
+
+@njit
+def _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown):
+    """The membrane rule for a block for one step; returns the number that spiked."""
     fired = 0
     for i in range(u.shape[0]):
         ci = _coefficients_at(c, i)
-        if injected is None:
-            syn = zero
-        else:
-            syn = _synapse_step(i_syn[i], injected[i], _at(decay, i))
-            i_syn[i] = syn
-            injected[i] = zero  # consumed: the block's buffer is clean for the next step
+        syn = zero if drive is None else drive[i]
         if method == 0:
             u_new, ref_new, spiked, u_shown = _article_step(u[i], ref[i], i_ext[i], syn, ci)
         else:
@@ -125,17 +209,28 @@ def _collect(words, flags, lo, spike_neuron, count):
 
 
 @njit(inline="always")
-def _inject(events, slot, lo, buffer):
-    """Sum the events of one (step, block) bucket into the block's injection buffer, in order."""
-    offsets, neuron, amount = events
+def _inject(events, slot, n_total, lo, buffer):
+    """Add the events of one (step, block) bucket to the block's input, in order."""
+    offsets, target, amount = events
     for e in range(offsets[slot], offsets[slot + 1]):
-        buffer[neuron[e] - lo] += amount[e]
+        j, i = divmod(target[e], n_total)
+        buffer[j, i - lo] += amount[e]
+
+
+@njit(inline="always")
+def _summed_current(i_syn, current, i, zero):
+    """The recorded i_syn of neuron ``i``: exponential receptors summed in slot order."""
+    total = i_syn[0, i] if _at(current[0], i) != 0 else zero
+    for j in range(1, i_syn.shape[0]):
+        total = total + (i_syn[j, i] if _at(current[j], i) != 0 else zero)
+    return total
 
 
 @njit
-def _run_block(method, b, n_blocks, lo, u, ref, i_syn, current, events, c, decay, zero, first, steps,
-               sample_row, rec_neurons, record_bits, out_u, out_syn, out_in, spike_neuron, per_step, count):
-    """Steps ``first .. steps-1`` of one block; stops early when its spike buffer could overflow.
+def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dense, pending, c, rc, zero,
+               first, end, k0, slots, rec, spike_neuron, per_step, count):
+    """Steps ``first .. end-1`` of the block ``[lo, hi)``; stops early when its spike buffer
+    could overflow. ``u``, ``ref``, ``c`` are the block's; ``i_syn`` and ``pending`` whole.
 
     The neurons that spike are appended, step after step, after the ``count`` already in
     the buffer, and ``per_step[k]`` counts those of step ``k``. Returns the step reached
@@ -143,81 +238,207 @@ def _run_block(method, b, n_blocks, lo, u, ref, i_syn, current, events, c, decay
     """
     cap = spike_neuron.shape[0]
     n = u.shape[0]
-    hi = lo + n
+    n_total = i_syn.shape[1]
     words = np.zeros(-(-n // 8), np.uint64)  # spike flags, scanned 8 at a time
     flags = words.view(np.uint8)[:n]
     shown = np.empty(n, u.dtype)
-    injected = np.zeros(n, u.dtype)
-    for k in range(first, steps):
+    injected = np.zeros((i_syn.shape[0], n), u.dtype)
+    drive = np.zeros(n, u.dtype)
+    for k in range(first, end):
         if count + n > cap:
             return k, count
         i_ext = current[k if current.shape[0] > 1 else 0][lo:hi]
-        row = sample_row[k]
-        show = row >= 0 and record_bits & 1
-        if events is None:
+        row = rec.row[k]
+        show = row >= 0 and rec.bits & 1
+        if events is not None:  # the run steps its receptors
+            if dense is not None:
+                for j in range(injected.shape[0]):
+                    injected[j] = dense[k, j * n_total + lo:j * n_total + hi]
+            _inject(events, k * n_blocks + b, n_total, lo, injected)
+            _receptors(i_syn, injected, pending, (k0 + k) % max(slots, 1), n_total, lo, rc, drive)
             if show:
-                fired = _advance_neurons(method, u, ref, i_syn, i_ext, None, c, decay, zero, flags, shown)
+                fired = _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown)
             else:
-                fired = _advance_neurons(method, u, ref, i_syn, i_ext, None, c, decay, zero, flags, None)
+                fired = _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, None)
+        elif show:
+            fired = _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, shown)
         else:
-            _inject(events, k * n_blocks + b, lo, injected)
-            if show:
-                fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, shown)
-            else:
-                fired = _advance_neurons(method, u, ref, i_syn, i_ext, injected, c, decay, zero, flags, None)
+            fired = _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, None)
         if fired:
             per_step[k] = fired
             count = _collect(words, flags, lo, spike_neuron, count)
         if row >= 0:
-            for j in range(rec_neurons.shape[0]):
-                i = rec_neurons[j] - lo
-                if record_bits & 1:
-                    out_u[row, j] = shown[i]
-                if record_bits & 2:
-                    out_syn[row, j] = i_syn[i]
-                if record_bits & 4:
-                    out_in[row, j] = i_ext[i] + i_syn[i]
-    return steps, count
+            r0, r1 = rec.bounds[b], rec.bounds[b + 1]
+            for j in range(r0, r1):
+                i = rec.neurons[j]
+                if rec.bits & 1:
+                    rec.u[row, j] = shown[i - lo]
+                if rec.bits & 6:
+                    current_sum = _summed_current(i_syn, rc.current, i, zero)
+                    if rec.bits & 2:
+                        rec.i_syn[row, j] = current_sum
+                    if rec.bits & 4:
+                        rec.i_in[row, j] = i_ext[i - lo] + current_sum
+    return end, count
+
+
+@njit(inline="always")
+def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
+           neuron, per_step, count, reached):
+    """Block ``b`` up to step ``end`` (or until its spike buffer is full)."""
+    n_blocks = reached.shape[0]
+    cap = neuron.shape[0] // n_blocks
+    lo = b * block
+    hi = min(u.shape[0], lo + block)
+    if reached[b] < end:
+        reached[b], count[b] = _run_block(
+            method, b, n_blocks, lo, hi, u[lo:hi], ref[lo:hi], i_syn, current, events, dense, pending,
+            _block_coefficients(c, lo, hi), rc, zero, reached[b], end, k0, slots, rec,
+            neuron[b * cap:(b + 1) * cap], per_step[b], count[b])
+
+
+# The buffers' arrays are passed one by one: writes through a tuple's arrays are lost in a prange loop.
+@njit(cache=True)
+def _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
+                   neuron, per_step, count, reached):
+    for b in range(reached.shape[0]):
+        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
+               neuron, per_step, count, reached)
 
 
 @njit(parallel=True, cache=True)
-def _run_chunk(method, block, u, ref, i_syn, current, events, c, decay, zero, reached, steps,
-               sample_row, rec_neurons, rec_bounds, record_bits, out_u, out_syn, out_in,
-               spike_neuron, per_step, spike_count, cap):
-    """All blocks of a chunk in parallel; each block writes its spikes to its own buffer slice."""
-    n = u.shape[0]
+def _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots,
+                     rec, neuron, per_step, count, reached):
     for b in prange(reached.shape[0]):
-        if reached[b] >= steps:
-            continue
-        lo = b * block
-        hi = min(n, lo + block)
-        r0, r1 = rec_bounds[b], rec_bounds[b + 1]
-        reached[b], spike_count[b] = _run_block(
-            method, b, reached.shape[0], lo, u[lo:hi], ref[lo:hi], i_syn[lo:hi], current, events,
-            _block_coefficients(c, lo, hi),
-            _part(decay, lo, hi), zero, reached[b], steps, sample_row, rec_neurons[r0:r1], record_bits,
-            out_u[:, r0:r1], out_syn[:, r0:r1], out_in[:, r0:r1],
-            spike_neuron[b * cap:(b + 1) * cap], per_step[b], spike_count[b])
+        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
+               neuron, per_step, count, reached)
+
+
+# ---------------------------------------------------------------- spike delivery
+
+
+@njit(inline="always")
+def _lower_bound(values, lo, hi, value):
+    """The first index in ``[lo, hi)`` whose value is >= ``value`` (``values`` sorted there)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
+def _send(net, pending, source, base, slots, first_target, stop_target, split):
+    """The synapses of one spike whose targets lie in ``[first_target, stop_target)``, projection
+    after projection: ``pending[(base + delay) % slots, target] += weight``."""
+    population = net.population_of[source]
+    for o in range(net.by_population[population], net.by_population[population + 1]):
+        p = net.order[o]
+        row = net.row_offset[p] + source - net.source_lo[p]
+        lo, hi = net.indptr[row], net.indptr[row + 1]
+        if split:
+            lo = _lower_bound(net.targets, lo, hi, first_target)
+            hi = _lower_bound(net.targets, lo, hi, stop_target)
+        if net.delay_varies[p]:
+            shift = net.delay_shift[p]
+            for s in range(lo, hi):
+                slot = base + net.delays[shift + s]
+                slot = slot - slots if slot >= slots else slot
+                weight = net.weights[net.weight_shift[p] + s] if net.weight_varies[p] else net.weight_value[p]
+                pending[slot, net.targets[s]] += weight
+        else:
+            slot = base + net.delay_value[p]
+            target_row = pending[slot - slots if slot >= slots else slot]
+            if net.weight_varies[p]:
+                shift = net.weight_shift[p]
+                for s in range(lo, hi):
+                    target_row[net.targets[s]] += net.weights[shift + s]
+            else:
+                weight = net.weight_value[p]
+                for s in range(lo, hi):
+                    target_row[net.targets[s]] += weight
+
+
+@njit(inline="always")
+def _deliver_part(part, parts, net, pending, buf, start, end, k0, slots):
+    """Deliver the spikes of steps ``[start, end)`` to the targets of share ``part`` of ``parts``,
+    spike after spike in (step, neuron) order."""
+    n_blocks = buf.reached.shape[0]
+    cap = buf.neuron.shape[0] // n_blocks
+    width = pending.shape[1]
+    first_target, stop_target = part * width // parts, (part + 1) * width // parts
+    position = buf.delivered.copy()
+    for k in range(start, end):
+        base = (k0 + k) % slots
+        for b in range(n_blocks):
+            at = b * cap + position[b]
+            for j in range(buf.per_step[b, k]):
+                _send(net, pending, buf.neuron[at + j], base, slots, first_target, stop_target, parts > 1)
+            position[b] += buf.per_step[b, k]
 
 
 @njit(cache=True)
-def _bucket_events(step, neuron, amount, steps, n_blocks, block):
+def _deliver_serial(net, pending, buf, start, end, k0, slots, parts):
+    _deliver_part(0, 1, net, pending, buf, start, end, k0, slots)
+
+
+@njit(parallel=True, cache=True)
+def _deliver_parallel(net, pending, buf, start, end, k0, slots, parts):
+    for part in prange(parts):
+        _deliver_part(part, parts, net, pending, buf, start, end, k0, slots)
+
+
+# ---------------------------------------------------------------- one chunk
+
+
+@njit(cache=True)
+def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, zero, first,
+               steps, slice_steps, k0, slots, rec, buf, parallel, parts):
+    """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
+    then (in a network) the slice's spikes are delivered. Returns the step reached: less
+    than ``steps`` when a block's spike buffer filled up (grow the buffers and call again)."""
+    start = first
+    while start < steps:
+        end = min(start + slice_steps, steps)
+        if parallel:
+            _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0,
+                             slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached)
+        else:
+            _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0,
+                           slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached)
+        if buf.reached.min() < end:
+            return start
+        if net is not None:
+            if parallel:
+                _deliver_parallel(net, pending, buf, start, end, k0, slots, parts)
+            else:
+                _deliver_serial(net, pending, buf, start, end, k0, slots, parts)
+            for b in range(buf.reached.shape[0]):
+                buf.delivered[b] += buf.per_step[b, start:end].sum()
+        start = end
+    return steps
+
+
+@njit(cache=True)
+def _bucket_events(step, target, amount, steps, n_total, n_blocks, block):
     """Events grouped by (step, block) with a stable counting sort: bucket ``k·n_blocks + b``
     spans ``offsets[slot]:offsets[slot + 1]`` and keeps the events' order within it."""
     offsets = np.zeros(steps * n_blocks + 1, np.int64)
     for e in range(step.shape[0]):
-        offsets[step[e] * n_blocks + neuron[e] // block + 1] += 1
+        offsets[step[e] * n_blocks + (target[e] % n_total) // block + 1] += 1
     for slot in range(steps * n_blocks):
         offsets[slot + 1] += offsets[slot]
     fill = offsets[:-1].copy()
-    out_neuron = np.empty(step.shape[0], np.int64)
+    out_target = np.empty(step.shape[0], np.int64)
     out_amount = np.empty(step.shape[0], amount.dtype)
     for e in range(step.shape[0]):
-        slot = step[e] * n_blocks + neuron[e] // block
-        out_neuron[fill[slot]] = neuron[e]
+        slot = step[e] * n_blocks + (target[e] % n_total) // block
+        out_target[fill[slot]] = target[e]
         out_amount[fill[slot]] = amount[e]
         fill[slot] += 1
-    return offsets, out_neuron, out_amount
+    return offsets, out_target, out_amount
 
 
 @njit(parallel=True, cache=True)
@@ -249,77 +470,83 @@ def _merge_blocks(spike_neuron, per_step, cap, k0):
 
 
 class Runner:
-    """Advances a population chunk by chunk with the compiled kernel."""
+    """Advances the neurons chunk by chunk with the compiled kernels."""
 
     def __init__(self, setup: EngineSetup):
         self.setup = setup
         self.threads = setup.threads or numba.config.NUMBA_NUM_THREADS
-        if self.threads > numba.config.NUMBA_NUM_THREADS:
-            raise ParameterError(f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] for the numba engine "
-                                 f"(its NUMBA_NUM_THREADS; got {self.threads})")
         self.n_blocks = -(-setup.n_neurons // BLOCK)
         self.cap = INITIAL_SPIKES_PER_BLOCK
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         self.zero = setup.dtype(0)
+        rc = setup.receptors
+        self.receptors = _Receptors(rc.decay, rc.s, rc.current)
+        self.parallel = self.threads > 1
         self._warm_up()
 
     def _warm_up(self):
         """Compile (or load from the disk cache) the kernels for this run's types, and start
         the worker threads, so that the first chunk pays for neither."""
         setup = self.setup
-        state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype)
+        state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype, setup.n_receptors, setup.slots)
         empty = np.zeros(0, np.int64)
         events = _no_events(setup.dtype) if setup.synaptic else None
-        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), events)
+        injection = np.zeros((0, setup.n_receptors * setup.n_neurons), setup.dtype) if setup.dense_input else None
+        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), events, injection=injection)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
     def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
         setup, steps = self.setup, chunk.steps
         u, ref, i_syn = state.u.copy(), state.ref.copy(), state.i_syn.copy()
+        pending = None if state.pending is None else state.pending.copy()
         events = self._events(chunk)
-        sample_row = np.full(steps, -1, np.int64)
-        sample_row[recording.rows] = np.arange(recording.rows.size)
-        rec_bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * BLOCK)
-        outs, bits = self._outputs(recording)
-        reached = np.zeros(self.n_blocks, np.int64)
-        counts = np.zeros(self.n_blocks, np.int64)
-        per_step = np.zeros((self.n_blocks, steps), np.int64)
+        dense = chunk.injection if setup.synaptic and chunk.injection is not None else None
+        rec = self._recording(recording, steps)
+        buf = _Buffers(self.spike_neuron, np.zeros((self.n_blocks, steps), np.int64),
+                       np.zeros(self.n_blocks, np.int64), np.zeros(self.n_blocks, np.int64),
+                       np.zeros(self.n_blocks, np.int64))
         previous = numba.get_num_threads()
         numba.set_num_threads(self.threads)
         try:
+            reached = 0
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
-                _run_chunk(METHOD_CODES[setup.method], BLOCK, u, ref, i_syn, chunk.current, events,
-                           setup.coefficients, setup.decay, self.zero, reached, steps, sample_row,
-                           recording.neurons, rec_bounds, bits, *outs, self.spike_neuron, per_step,
-                           counts, self.cap)
-                if reached.min() >= steps:
+                reached = _run_chunk(
+                    METHOD_TABLE[setup.method].code, BLOCK, u, ref, i_syn, chunk.current, events, dense, pending,
+                    setup.network, setup.coefficients, self.receptors, self.zero, reached, steps,
+                    setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.parallel, self.threads)
+                if reached >= steps:
                     break
-                self._grow_spike_buffers(counts)
+                buf = self._grow_spike_buffers(buf)
         finally:
             numba.set_num_threads(previous)
-        spikes = ChunkSpikes(*_merge_blocks(self.spike_neuron, per_step, self.cap, chunk.k0))
-        return LIFState(u, ref, i_syn), spikes
+        spikes = ChunkSpikes(*_merge_blocks(buf.neuron, buf.per_step, self.cap, chunk.k0))
+        return LIFState(u, ref, i_syn, pending), spikes
 
     def _events(self, chunk):
         if not self.setup.synaptic:
             return None
-        events = chunk.events or _no_events(self.setup.dtype)  # a decaying initial current, no input
-        return _bucket_events(events.step, events.neuron, events.amount, chunk.steps, self.n_blocks, BLOCK)
+        events = chunk.events or _no_events(self.setup.dtype)  # input from projections or the initial state only
+        return _bucket_events(events.step, events.target, events.amount, chunk.steps, self.setup.n_neurons,
+                              self.n_blocks, BLOCK)
 
-    def _outputs(self, recording):
+    def _recording(self, recording, steps) -> _Recording:
+        row = np.full(steps, -1, np.int64)
+        row[recording.rows] = np.arange(recording.rows.size)
+        bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * BLOCK)
         empty = np.zeros((0, 0), self.setup.dtype)
-        outs = tuple(recording.out.get(name, empty) for name in RECORD_BITS)
+        outs = [recording.out.get(name, empty) for name in RECORD_BITS]
         bits = sum(bit for name, bit in RECORD_BITS.items() if name in recording.out)
-        return outs, bits
+        return _Recording(row, recording.neurons, bounds, bits, *outs)
 
-    def _grow_spike_buffers(self, counts):
+    def _grow_spike_buffers(self, buf: _Buffers) -> _Buffers:
         """Per-block spike buffers, kept between chunks. A block that fills its own stops
         early and resumes once the buffers have doubled, keeping what they hold."""
         old_cap, old = self.cap, self.spike_neuron
         self.cap *= 2
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         for b in range(self.n_blocks):
-            self.spike_neuron[b * self.cap:b * self.cap + counts[b]] = old[b * old_cap:b * old_cap + counts[b]]
+            self.spike_neuron[b * self.cap:b * self.cap + buf.count[b]] = old[b * old_cap:b * old_cap + buf.count[b]]
+        return buf._replace(neuron=self.spike_neuron)
 
 
 def _no_events(dtype) -> SynapticEvents:

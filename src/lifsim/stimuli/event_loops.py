@@ -1,7 +1,7 @@
-"""Compiled loops of the event-driven Poisson input of `lifsim.inputs`.
+"""Compiled loops of the Poisson inputs of `lifsim.stimuli.poisson`.
 
 Kept apart so that numba is imported only by runs that use them; the random numbers
-themselves are drawn by numpy in `lifsim.inputs`.
+themselves are drawn by numpy in `lifsim.stimuli.poisson`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -56,3 +56,22 @@ def spend_gaps(next_step, end, exponentials, scale, first):
             next_step[s] += max(1, math.ceil(exponentials[used] * scale))
             used += 1
     return out_step[:used], out_synapse[:used], next_step.shape[0], used
+
+
+@njit(parallel=True, cache=True)
+def invert_counts(uniforms, cdf, weight):
+    """``weight`` times the count whose cumulative probability first exceeds each uniform:
+    Poisson counts by inversion (``cdf`` from `lifsim.stimuli.poisson.poisson_cdf`)."""
+    out = np.empty(uniforms.shape)
+    short = cdf.shape[0] <= 32  # a few expected steps of a linear scan beat a binary search
+    for row in prange(uniforms.shape[0]):
+        for i in range(uniforms.shape[1]):
+            u = uniforms[row, i]
+            if short:
+                n = 0
+                while u >= cdf[n]:
+                    n += 1
+            else:
+                n = np.searchsorted(cdf, u, side="right")
+            out[row, i] = n * weight
+    return out

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
-from .recording import VARIABLES
+from ..errors import ParameterError
+from ..recording import VARIABLES
 
 
 def to_neo(result, neurons=None):
@@ -48,12 +48,12 @@ def to_neo(result, neurons=None):
 
 def _annotations(config) -> dict:
     """Flat annotations (NIX stores scalars, strings and arrays): model values with units."""
-    from .params import UNITS
+    from ..neuron.params import UNITS
 
     out = {"lifsim_method": config.method, "lifsim_engine": config.engine, "lifsim_seed": int(config.seed),
            "lifsim_dt_ms": float(config.dt_ms), "lifsim_precision": config.precision,
            "lifsim_neurons": int(config.n_neurons)}
-    for key, value in config.model.as_dict().items():
+    for key, value in config.layout.model.as_dict().items():
         unit = UNITS[key].replace("Ω", "ohm")
         out[f"model_{key}_{unit}"] = np.asarray(value, dtype=float) if isinstance(value, list) else value
     return out

@@ -1,0 +1,1 @@
+"""Networks: populations, projections between them, and their connectivity."""

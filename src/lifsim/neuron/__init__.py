@@ -1,0 +1,1 @@
+"""The neuron: its parameters, its state between steps, and the one update rule."""

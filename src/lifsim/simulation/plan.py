@@ -1,0 +1,115 @@
+"""Planning a run before any work: how it is cut into chunks, and the memory it needs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..neuron.rule import refractory_steps
+
+#: Numbers per chunk of input (steps × neurons × draws per neuron-step), bounding chunk memory.
+CHUNK_ELEMENTS = 1 << 22
+#: Floor of the per neuron-step load when sizing chunks (spike and sample buffers).
+MIN_LOAD = 1.0 / 64
+#: Spike storage is estimated at the refractory-limited rate, at most this, Hz.
+SPIKE_RATE_CEILING_HZ = 500.0
+#: Bytes per output spike: its time (float64) and neuron (int32), twice while the chunks are joined.
+BYTES_PER_SPIKE = 24
+#: Bytes per synapse that building a projection holds besides what it keeps (draws, sorting).
+BUILD_BYTES_PER_SYNAPSE = 16
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, decided before any work: chunking, delays and memory.
+
+    ``slots``: steps of future input held for delayed spikes (0 without projections);
+    ``slice_steps``: steps the neurons may run between deliveries of spikes (the
+    smallest delay; the whole chunk without projections).
+    """
+
+    chunk_steps: int
+    slice_steps: int
+    slots: int
+    memory_bytes: dict
+
+
+def chunk_steps(config) -> int:
+    """Steps per chunk, from the population size and the input load only.
+
+    It does not depend on the engine, the recording or the duration, so that the input
+    drawn for a seed is the same whatever is recorded and on every engine.
+    """
+    load = max(MIN_LOAD, sum(s.elements_per_step() for s in config.stimuli))
+    return max(1, int(CHUNK_ELEMENTS / (config.n_neurons * load)))
+
+
+def estimate_memory(config, steps_per_chunk: int, slots: int) -> dict:
+    """Bytes a run will need, by kind: state, inputs, traces, (estimated) spikes, connectivity."""
+    n, steps = config.n_neurons, config.steps
+    receptors = len(config.layout.receptors)
+    item = np.dtype(config.dtype).itemsize
+    rec = config.record
+    n_rec = rec.neuron_indices(n).size
+    chunk = min(steps_per_chunk, steps)
+    load = sum(s.elements_per_step() for s in config.stimuli)
+    dt_s = config.dt_ms * 1e-3
+    n_ref_min = int(np.min(refractory_steps(config.layout.model.tau_rest, config.dt_ms)))
+    rate_hz = min(1.0 / ((n_ref_min + 1) * dt_s), SPIKE_RATE_CEILING_HZ)
+    return {
+        "state": n * (2 * item + 4 + 8 * 8) + receptors * n * item * (1 + slots),
+        "inputs": chunk * n * (8 * (1 + load) + 2 * item) + sum(s.setup_bytes(n) for s in config.stimuli),
+        "traces": rec.samples(steps) * n_rec * item * len(rec.variables),
+        "spikes": int(BYTES_PER_SPIKE * n * steps * dt_s * rate_hz),
+        "connectivity": connectivity_bytes(config),
+    }
+
+
+def connectivity_bytes(config) -> int:
+    """Bytes to build and keep the projections: their synapses (at a bound the random
+    count exceeds with negligible probability), row pointers, and building's scratch,
+    which the last copy of the synapses end to end doubles."""
+    layout, kept, scratch = config.layout, 0, 0
+    for projection in config.projections:
+        n_source = layout.population(projection.source).size
+        n_target = layout.population(projection.target).size
+        _, bound = projection.expected_synapses(n_source, n_target)
+        kept += bound * projection.bytes_per_synapse() + 8 * (n_source + 1)
+        scratch = max(scratch, bound * BUILD_BYTES_PER_SYNAPSE)
+    return int(2 * kept + scratch) if config.projections else 0
+
+
+def available_memory() -> int:
+    """Bytes the system can still give, from /proc/meminfo or sysconf."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def plan(config, memory_limit: int | None = None) -> Plan:
+    """Chunking, delays and memory estimate; refuses a run that would not fit in memory."""
+    steps_per_chunk = chunk_steps(config)
+    min_delay, max_delay = config.delay_range()
+    slots = max_delay + min_delay if config.projections else 0
+    memory = estimate_memory(config, steps_per_chunk, slots)
+    limit = available_memory() if memory_limit is None else memory_limit
+    needed = sum(memory.values())
+    if needed > limit:
+        parts = ", ".join(f"{k} {_gib(v)}" for k, v in memory.items() if v)
+        raise ParameterError(
+            f"memory: the run needs an estimated {_gib(needed)} ({parts}) but {_gib(limit)} is available; "
+            "record fewer neurons or variables, sample less often (record every), use fewer neurons or "
+            "synapses, or shorten the run")
+    return Plan(steps_per_chunk, min_delay or steps_per_chunk, slots, memory)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB"

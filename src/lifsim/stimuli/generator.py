@@ -1,0 +1,183 @@
+"""Input generation for a run: the stimuli's drives turned into chunks of input.
+
+For a run, `InputGenerator` turns its stimuli into chunks of input, one `InputChunk`
+per range of steps: the external current per step and neuron, the input spikes as
+events, and the dense per-step jumps of Poisson counts. Every engine consumes the same
+chunks, so the same seed gives the same input everywhere.
+
+Randomness: stimulus ``i`` of a run draws only from its own numpy ``Generator``
+(`lifsim.streams.stimulus_rng`); a chunk draws its numbers in (step, neuron, synapse)
+order, so noise and per-step Poisson draws do not depend on the chunk size.
+
+A receptor's input in a step is summed in one fixed order on every engine: the dense
+jumps, then the events in the order they are listed (by stimulus, then as each
+stimulus lists them), then, in a network, the spikes delivered by projections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..streams import stimulus_rng
+from .base import CurrentDrive, DenseDrive, SpikeDrive, Target
+
+
+class Placement(NamedTuple):
+    """Where a stimulus acts: global neurons ``[lo, hi)`` and its receptor slot (None for a current)."""
+
+    lo: int
+    hi: int
+    slot: int | None
+    receptor_kind: str | None = None
+
+
+class SynapticEvents(NamedTuple):
+    """Input spikes of one chunk: local step, target (``slot·N + neuron``), and the jump
+    it adds in the receptor's unit (mA or mV)."""
+
+    step: np.ndarray
+    target: np.ndarray
+    amount: np.ndarray
+
+
+class InputSpikes(NamedTuple):
+    """Recorded input spikes: global step, neuron, synapse index within the neuron, stimulus index."""
+
+    step: np.ndarray
+    neuron: np.ndarray
+    synapse: np.ndarray
+    source: np.ndarray
+
+
+@dataclass(frozen=True)
+class InputChunk:
+    """Input for steps ``[k0, k0 + steps)``.
+
+    ``current`` has shape (steps, N) when the run's current varies in time, else (1, N), in
+    the run's precision, mA. ``events`` is None when the run has no spike input;
+    ``injection`` (steps, R·N) holds the dense jumps of Poisson counts, or None.
+    """
+
+    k0: int
+    steps: int
+    current: np.ndarray
+    events: SynapticEvents | None
+    input_spikes: InputSpikes | None = None
+    injection: np.ndarray | None = None
+
+    def dense_injection(self, n_targets: int) -> np.ndarray:
+        """Every receptor's summed input of each step, shape (steps, R·N): the dense jumps,
+        then the events added in their order."""
+        if self.injection is not None:
+            dense = self.injection.copy()
+        else:
+            dense = np.zeros((self.steps, n_targets), dtype=self.current.dtype)
+        if self.events is not None:
+            np.add.at(dense, (self.events.step, self.events.target), self.events.amount)
+        return dense
+
+
+@dataclass
+class InputGenerator:
+    """Turns a run's stimuli into `InputChunk` objects, in step order.
+
+    ``placements`` say where each stimulus acts; ``charge`` (float64, shape (R,) or (R, N))
+    is each receptor slot's jump per mA·ms of charge (`lifsim.synapses.receptor`).
+    """
+
+    stimuli: tuple
+    placements: tuple
+    n_neurons: int
+    n_receptors: int
+    dt_ms: float
+    charge: np.ndarray
+    dtype: type
+    seed: int
+    record_input_spikes: bool = False
+    _drives: list = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._drives = [
+            stimulus.drive(Target(place.hi - place.lo, self.dt_ms, f"stimulus[{i}]", place.receptor_kind),
+                           stimulus_rng(self.seed, i))
+            for i, (stimulus, place) in enumerate(zip(self.stimuli, self.placements))
+        ]
+
+    @property
+    def time_varying(self) -> bool:
+        """Whether the external current may change between steps: then every chunk's
+        current has one row per step, else a single row."""
+        return any(s.varies() for s in self.stimuli)
+
+    @property
+    def has_spikes(self) -> bool:
+        return any(isinstance(d, SpikeDrive) for d in self._drives)
+
+    def weights(self) -> list[np.ndarray]:
+        """The efficacies of each Poisson-synapse stimulus, shape (n, m)."""
+        return [d.weights for d in self._drives if isinstance(d, SpikeDrive) and d.weights is not None]
+
+    def chunk(self, k0: int, k1: int) -> InputChunk:
+        current = self._current(k0, k1)
+        events, spikes = self._events(k0, k1) if self.has_spikes else (None, None)
+        return InputChunk(k0, k1 - k0, current, events, spikes, self._injection(k0, k1))
+
+    def _parts(self, kind):
+        return [(drive, place) for drive, place in zip(self._drives, self.placements) if isinstance(drive, kind)]
+
+    def _current(self, k0, k1):
+        total = np.zeros((1, 1))
+        for drive, place in self._parts(CurrentDrive):
+            part = drive.current(k0, k1)
+            if part is None:
+                continue
+            if (place.lo, place.hi) != (0, self.n_neurons):
+                full = np.zeros((part.shape[0], self.n_neurons))
+                full[:, place.lo:place.hi] = part
+                part = full
+            total = total + part
+        rows = k1 - k0 if self.time_varying else 1
+        return np.ascontiguousarray(np.broadcast_to(total, (rows, self.n_neurons)), dtype=self.dtype)
+
+    def _injection(self, k0, k1):
+        total = None
+        for drive, place in self._parts(DenseDrive):
+            part = drive.injection(k0, k1)
+            if part is None:
+                continue
+            if total is None:
+                total = np.zeros((k1 - k0, self.n_receptors * self.n_neurons), self.dtype)
+            first = place.slot * self.n_neurons + place.lo
+            total[:, first:first + part.shape[1]] += part.astype(self.dtype)
+        return total
+
+    def _events(self, k0, k1):
+        steps, targets, amounts, recorded = [], [], [], []
+        for index, (drive, place) in enumerate(zip(self._drives, self.placements)):
+            if not isinstance(drive, SpikeDrive):
+                continue
+            step, neuron, synapse, weight = drive.events(k0, k1, self.record_input_spikes)
+            neuron = neuron + place.lo
+            steps.append(step)
+            targets.append(place.slot * self.n_neurons + neuron)
+            amounts.append(self._amount(weight, drive.q, place.slot, neuron))
+            if self.record_input_spikes:
+                recorded.append((step + k0, neuron, synapse, np.full(step.size, index)))
+        events = SynapticEvents(_joined(steps), _joined(targets), _joined(amounts))
+        spikes = InputSpikes(*(_joined(column) for column in zip(*recorded))) if recorded else None
+        return events, spikes
+
+    def _amount(self, weight, q, slot, neuron):
+        """The jump of each event in the receptor's unit, in the run's precision."""
+        if q is None:
+            return np.asarray(weight, dtype=float).astype(self.dtype)
+        charge = self.charge[slot, neuron] if self.charge.ndim == 2 else self.charge[slot]
+        return (weight * (q * charge)).astype(self.dtype)
+
+
+def _joined(arrays):
+    """The arrays end to end (the one array itself when there is one)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)

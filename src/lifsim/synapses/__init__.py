@@ -1,0 +1,1 @@
+"""Synapse types (receptors) and their per-run constants."""
