@@ -15,7 +15,7 @@ def write(tmp_path, text, name="exp.toml"):
 
 
 def test_builtins_are_files():
-    assert set(experiment.builtin_names()) == {"square", "noise", "synaptic", "fi"}
+    assert set(experiment.builtin_names()) == {"square", "noise", "synaptic", "fi", "cuba", "brunel"}
     square = experiment.load("square")
     assert square.config.stimuli[0].pulses == ((10.0, 30.0, 0.5), (50.0, 100.0, 1.2), (120.0, 180.0, 1.5))
     assert "built-in" in square.source
@@ -147,3 +147,85 @@ def test_fi_single_method_and_bad_currents(tmp_path, capsys):
     assert exit_.value.code == 2
     assert cli.main(["run", "square", "--currents", "1:2:0.5", "--out", str(tmp_path)]) == 2
     assert "needs exactly one constant-current stimulus" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- networks
+
+
+@pytest.mark.parametrize("name, overrides", [("cuba", {"neurons": 800}), ("brunel", {"order": 40})])
+def test_show_prints_a_network_that_runs_the_same(tmp_path, name, overrides):
+    original = experiment.load(name, **overrides)
+    text = experiment.render(original)
+    for key in ("[[population]]", "[population.model]", "[[projection]]", "receptors", "u_reset", "delay_ms"):
+        assert key in text
+    shown = experiment.load(str(write(tmp_path, text, f"{name}-shown.toml")))
+    assert shown.config.populations == original.config.populations or name == "cuba"  # drawn u_init: same table
+    a = lifsim.simulate(original.config.replace(duration_ms=30.0))
+    b = lifsim.simulate(shown.config.replace(duration_ms=30.0))
+    assert a.spike_times_ms.size > 0 and a.synapses == b.synapses
+    np.testing.assert_array_equal(a.spike_times_ms, b.spike_times_ms)
+    np.testing.assert_array_equal(a.spike_neurons, b.spike_neurons)
+
+
+def test_order_and_neurons_scale_a_network():
+    brunel = experiment.load("brunel", order=100).config
+    assert [p.size for p in brunel.populations] == [400, 100]
+    assert [p.k for p in brunel.projections] == [40, 40, 10, 10]
+    again = experiment.load("brunel", neurons=1000)  # five neurons per order
+    assert again.order == 200 and again.config.n_neurons == 1000
+    cuba = experiment.load("cuba", neurons=1000).config
+    assert [p.size for p in cuba.populations] == [800, 200]
+    assert all(p.p == pytest.approx(0.08) for p in cuba.projections)  # expected in-degree 80 kept
+    with pytest.raises(ParameterError, match="order: only a network"):
+        experiment.load("square", order=3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[population]]\nsize = 3\n', r"population\[0\].name is needed"),
+    ('[[population]]\nname = "E"\nsize = 3\nshape = 1\n', r"unknown key population\[0\].shape"),
+    ('[[population]]\nname = "E"\nsize = { order = 2 }\n', r"population\[0\].size: \{order = ...\} needs the file's order"),
+    ('[[population]]\nname = "E"\nsize = "big"\n', r"population\[0\].size must be a whole number or \{order"),
+    ('[[population]]\nname = "E"\nsize = 3\nreceptors = [{ name = "x", kind = "gaba" }]\n',
+     r"population\[0\].receptors\[0\]: receptor x.kind must be one of exponential, delta"),
+    ('[[population]]\nname = "E"\nsize = 3\n[[projection]]\nsource = "E"\ntarget = "E"\nrule = "fixed_indegree"\n'
+     'k = 4\n', r"projection\[0\].k must be a whole number in \[0, 3\]"),
+    ('[[population]]\nname = "E"\nsize = 3\n[[projection]]\nsource = "E"\n', r"projection\[0\].target is needed"),
+    ('[[population]]\nname = "E"\nsize = 3\n[[projection]]\nsource = "E"\ntarget = "E"\nweight = { cauchy = [0, 1] }\n',
+     r"projection\[0\].weight must be \{normal = \[mean, sd\]\} or \{uniform = \[low, high\]\}"),
+    ('neurons = 4\n[[population]]\nname = "E"\nsize = 3\n', "a network's size is the sum of its populations"),
+    ('[[population]]\nname = "E"\nsize = 3\n[record]\nneurons = { F = [0] }\n', "record.neurons: no population 'F'"),
+    ('[[population]]\nname = "E"\nsize = 3\n[record]\nneurons = { E = [3] }\n', r"record.neurons.E must be in \[0, 2\]"),
+])
+def test_network_file_refusals_name_the_key(tmp_path, text, message):
+    with pytest.raises(ParameterError, match=message):
+        experiment.load(str(write(tmp_path, text)))
+
+
+def test_run_a_network_on_the_command_line(tmp_path, capsys):
+    assert cli.main(["run", "brunel", "--order", "60", "--duration", "60", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "population E (neurons 0–239)" in out and "spikes delivered" in out
+    import json
+
+    data = json.loads((tmp_path / "brunel.json").read_text())
+    assert [(p["name"], p["first"], p["stop"]) for p in data["populations"]] == [("E", 0, 240), ("I", 240, 300)]
+    stats = {p["name"]: p for p in data["population_statistics"]}
+    assert stats["E"]["mean_rate_hz"] > 0 and "cv_isi" in stats["I"]
+    assert len(data["spikes"]["times_ms"]) == len(data["spikes"]["neuron"]) > 0
+    assert data["synapses"] == 300 * (24 + 6)
+    assert (tmp_path / "brunel.png").stat().st_size > 20_000
+    arrays = np.load(tmp_path / "brunel.npz")
+    np.testing.assert_array_equal(arrays["recorded_neurons"], [0, 1, 240])
+
+
+def test_bench_runs_the_networks_on_tiny_sizes(capsys):
+    import json
+
+    assert cli.main(["bench", "cuba", "--neurons", "400", "--duration", "20", "--threads", "1", "--json"]) == 0
+    cuba = json.loads(capsys.readouterr().out)
+    assert cuba["neurons"] == 400 and cuba["synapses"] > 0 and cuba["synaptic_events_per_s"] > 0
+    assert cuba["build_s"] >= 0 and cuba["process_s"] > 0 and cuba["peak_rss_mib"] > 0
+    assert cli.main(["bench", "brunel", "--order", "20", "--duration", "20", "--json"]) == 0
+    brunel = json.loads(capsys.readouterr().out)
+    assert brunel["neurons"] == 100 and brunel["synapses"] == 100 * 10 and set(brunel["rates_hz"]) == {"E", "I"}
+    assert cli.main(["bench", "A", "--order", "3"]) == 2

@@ -87,19 +87,20 @@ def raster(ax, times_ms, neurons, **style):
 def predicted_rate(current_mA, params, method: str = "exact") -> np.ndarray:
     """Closed-form firing rate under a constant current, Hz.
 
-    ``1000 / (tau_rest + tau_m·ln(a / (a - u_thresh + u_rest)))`` with ``a = R·I`` for the
-    exact model (``u`` relaxes to ``u_rest + R·I``) and
-    ``1000 / (tau_rest + tau_m·ln((R·I - u_rest) / (R·I - u_thresh)))`` for the article's
-    model (``u`` relaxes to ``R·I``); both are the article's formula at ``u_rest = 0``.
+    ``1000 / (tau_rest + tau_m·ln((u_rest + R·I - u_reset) / (u_rest + R·I - u_thresh)))`` for the
+    exact model (``u`` relaxes to ``u_rest + R·I`` from ``u_reset``) and
+    ``1000 / (tau_rest + tau_m·ln((R·I - u_reset) / (R·I - u_thresh)))`` for the article's
+    model (``u`` relaxes to ``R·I``); both are the article's formula at ``u_rest = u_reset = 0``.
     0 Hz where the neuron never reaches threshold.
     """
     current = np.asarray(current_mA, dtype=float)
     u_rest, u_thresh = np.asarray(params.u_rest, float), np.asarray(params.u_thresh, float)
+    u_reset = np.asarray(params.reset, float)
     drive = np.asarray(params.R, float) * current
     if method == "exact":
-        start, end = drive, drive - (u_thresh - u_rest)
+        start, end = drive + (u_rest - u_reset), drive - (u_thresh - u_rest)
     else:
-        start, end = drive - u_rest, drive - u_thresh
+        start, end = drive - u_reset, drive - u_thresh
     fires = end > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         period = np.asarray(params.tau_rest, float) + np.asarray(params.tau_m, float) * np.log(start / end)

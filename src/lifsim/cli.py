@@ -47,14 +47,17 @@ def _add_bench(commands) -> None:
     from .bench import CASES, DEFAULTS
 
     bench = commands.add_parser(
-        "bench", help="run a benchmark case (A: independent neurons, B: Poisson synapses) and print its speed",
-        description="Benchmark cases of guide/performance.md. " + "; ".join(
+        "bench", help="run a benchmark case (A, B, cuba, brunel) and print its speed",
+        description="Benchmark cases (docs/benchmarks.md defines them): " + "; ".join(
             f"{k}: {v['description']}, {v['neurons']} neurons" for k, v in CASES.items())
-        + ". wall_s is the simulation (input generation and the engine's loop); total_s adds start-up "
-          "and compilation.")
+        + ". wall_s is the simulation (input generation and the engine's loop); build_s builds a network's "
+          "synapses; total_s adds start-up and compilation; process_s counts from the process's start.")
     bench.add_argument("case", choices=tuple(CASES), help="benchmark case")
     bench.add_argument("--neurons", type=int, default=None, metavar="N",
-                       help="population size, >= 1 (default: A 100000, B 10000)")
+                       help="neurons, >= 1 (default: A 100000, B 10000, cuba 4000, brunel 12500); a network is "
+                            "scaled to about that many (cuba at a fixed expected in-degree, brunel by its order)")
+    bench.add_argument("--order", type=int, default=None, metavar="K",
+                       help="brunel only: its order, >= 1 (4K excitatory and K inhibitory neurons; default 2500)")
     bench.add_argument("--duration", type=float, default=None, metavar="MS",
                        help=f"simulated time, ms (default: {DEFAULTS['duration_ms']:g} ms)")
     bench.add_argument("--dt", type=float, default=None, metavar="MS",
@@ -67,6 +70,8 @@ def _add_bench(commands) -> None:
                        help=f"integration method (default: {DEFAULTS['method']}, as the peers integrate)")
     bench.add_argument("--precision", default="float32", choices=tuple(PRECISIONS),
                        help="floating-point precision (default: %(default)s)")
+    bench.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="seed of every random draw, an integer >= 0 (default: %(default)s)")
     _add_tensorflow_options(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
 
@@ -91,7 +96,7 @@ def _add_run(commands) -> None:
                     "traces) and EXPERIMENT.json (parameters and spikes) into --out.")
     run.add_argument("experiment", metavar="EXPERIMENT",
                      help="square, noise, synaptic (the article's experiments), all (those three), fi (the "
-                          "f–I curve), or the path of an experiment file (.toml)")
+                          "f–I curve), cuba or brunel (networks), or the path of an experiment file (.toml)")
     run.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
                      help="directory for the figures and data files (default: %(default)s)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
@@ -115,7 +120,12 @@ def _add_run(commands) -> None:
                      help="floating-point precision of the state (default: the experiment's; float32 for "
                           "the article's, float64 for fi)")
     run.add_argument("--neurons", type=int, default=None, metavar="N",
-                     help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1)")
+                     help="population size, >= 1; each neuron gets its own input (default: the experiment's, 1). "
+                          "A network is scaled to about N neurons: by its order if it has one, else in "
+                          "proportion, with connection probabilities scaled to keep the expected in-degree")
+    run.add_argument("--order", type=int, default=None, metavar="K",
+                     help="a network with an order (brunel): its order, >= 1, which sets its population sizes "
+                          "and in-degrees (default: the experiment's; brunel 2500)")
     run.add_argument("--currents", type=_currents, default=None, metavar="START:STOP:STEP",
                      help="mA: one neuron per current START, START+STEP, ... below STOP, for an experiment "
                           "with one constant current, such as fi (default: the experiment's; fi: 0:4:0.05)")
@@ -161,12 +171,13 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def _run(args) -> int:
     from .io import experiment_file as experiment
+    from .io.outputs import summary_text, write_outputs
     from .simulation.simulate import simulate
 
     names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
                      seed=args.seed, precision=args.precision, neurons=args.neurons, threads=args.threads,
-                     currents=args.currents)
+                     currents=args.currents, order=args.order)
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     options = [engine_options(args, exp.config.engine) for exp in loaded]
     if args.save is not None:
@@ -202,67 +213,12 @@ def _currents(text: str) -> np.ndarray:
     return grid(start, stop, step)
 
 
-def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
-    """The figure, the arrays and the JSON description of an experiment's runs; returns the paths."""
-    from .plotting import fi_data, save
-
-    stem = out_dir / exp.config.name
-    png = save(results, exp.panels, stem.with_suffix(".png"), exp.title)
-    npz = stem.with_suffix(".npz")
-    if len(results) == 1:
-        arrays, summary = results[0].arrays(), results[0].summary()
-    else:
-        arrays = {f"{r.config.method}_{k}": v for r in results for k, v in r.arrays().items()}
-        summary = {**exp.config.describe(), "methods": [r.config.method for r in results],
-                   "runs": {r.config.method: {k: v for k, v in r.summary().items() if k in RUN_KEYS}
-                            for r in results}}
-        summary.pop("method")
-    if "fi" in exp.panels:
-        curve = fi_data(results)
-        summary["fi"] = {"currents_mA": curve["currents_mA"].tolist(),
-                         "rates_hz": {m: r.tolist() for m, r in curve["rates_hz"].items()},
-                         "predicted_hz": {m: r.tolist() for m, r in curve["predicted_hz"].items()}}
-    np.savez_compressed(npz, **arrays)
-    js = stem.with_suffix(".json")
-    js.write_text(json.dumps(summary, indent=1) + "\n")
-    return [png, npz, js]
-
-
-RUN_KEYS = ("spikes", "input_spikes", "weights", "timings_s")
-
-
-def summary_text(exp, results, written) -> str:
-    """A few lines for a person: spikes and rates per stimulus window, and the files."""
-    lines = []
-    for result in results:
-        config = result.config
-        lines.append(f"{config.name}: {result.spike_times_ms.size} spikes from {config.n_neurons} neuron(s) in "
-                     f"{config.duration_ms:g} ms ({config.engine} engine, {config.method} method, "
-                     f"dt {config.dt_ms:g} ms, seed {config.seed})")
-        for start, stop in exp.windows():
-            times = result.spike_times_ms
-            # (start, stop]: a window's last spike can come one step after it (the article's firing
-            # step follows the step that crossed), and a spike at its start belongs to before it
-            count = int(np.count_nonzero((times > start) & (times <= stop)))
-            rate = count / (config.n_neurons * (stop - start) * 1e-3) if stop > start else 0.0
-            lines.append(f"  {start:g} < t <= {stop:g} ms: {count} spikes, {rate:.1f} Hz per neuron")
-    if "fi" in exp.panels:
-        from .plotting import fi_data
-
-        curve = fi_data(results)
-        for method, rates in curve["rates_hz"].items():
-            gap = np.max(np.abs(rates - curve["predicted_hz"][method]))
-            lines.append(f"  f–I, method {method}: largest gap to the closed form {gap:.2f} Hz over "
-                         f"{rates.size} currents")
-    lines.append(f"  wrote {', '.join(str(p) for p in written)}")
-    return "\n".join(lines)
-
-
 def _bench(args) -> int:
     from .bench import case_config, format_row, run_case
 
     config = case_config(args.case, neurons=args.neurons, duration_ms=args.duration, dt_ms=args.dt,
-                         engine=args.engine, threads=args.threads, method=args.method, precision=args.precision)
+                         engine=args.engine, threads=args.threads, method=args.method, precision=args.precision,
+                         order=args.order, seed=args.seed)
     row = run_case(config, args.case, engine_options(args, config.engine))
     print(json.dumps(row) if args.json else format_row(row))
     return 0

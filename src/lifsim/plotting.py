@@ -1,7 +1,9 @@
 """Figures of a run: stacked panels that share the time axis.
 
 Drawn on matplotlib's Agg canvas directly (no pyplot), so no window ever opens and
-no global figure state is kept.
+no global figure state is kept. A run of many neurons is shown as a raster of a sample
+of them and the population rate, whatever panels its experiment names; its input
+spikes only when they are few enough to read.
 """
 
 from __future__ import annotations
@@ -16,23 +18,53 @@ from . import analysis
 
 #: At most this many neurons' traces are drawn in a trace panel.
 MAX_TRACES = 8
+#: At most this many neurons are drawn in a raster (a sample spread over the populations).
+MAX_RASTER_NEURONS = 400
+#: The input-spike raster is drawn only for at most this many input synapses.
+MAX_INPUT_RASTER = 64
+#: Width of the bins of the population rate, ms.
+RATE_BIN_MS = 1.0
+COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
+
+
+def panels_for(results, panels) -> tuple:
+    """The panels a figure of ``results`` shows: those named, with a raster and the
+    population rate first for a run of several neurons, and without an input-spike raster
+    too large to read."""
+    first = results[0]
+    panels = tuple(panels)
+    if "fi" in panels:
+        return panels
+    if first.n_neurons > 1:
+        panels = tuple(p for p in ("raster", "rate") if p not in panels) + panels
+    spikes = first.input_spikes
+    if "input_spikes" in panels and spikes is not None and spikes["times_ms"].size:
+        synapses = np.unique(spikes["neuron"] * (int(spikes["synapse"].max()) + 1) + spikes["synapse"]).size
+        if synapses > MAX_INPUT_RASTER:
+            panels = tuple(p for p in panels if p != "input_spikes")
+    return panels
 
 
 def figure(results, panels, title: str = "") -> Figure:
-    """A figure with one panel per name in ``panels``, top to bottom.
+    """A figure with one panel per name in ``panels_for(results, panels)``, top to bottom.
 
     ``results`` is one run or a list of runs of one experiment (one per method); panels
     that show one run draw the first.
     """
     results = results if isinstance(results, (list, tuple)) else [results]
+    panels = panels_for(results, panels)
+    stacked = [p for p in panels if p not in ("fi", "cv")]
     fig = Figure(figsize=(8.0, 1.2 + (4.0 if panels == ("fi",) else 2.0) * len(panels)), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(panels), 1, sharex=panels != ("fi",), squeeze=False)[:, 0]
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    shared = [ax for ax, p in zip(axes, panels) if p in stacked]
+    for ax in shared[1:]:
+        ax.sharex(shared[0])
     for ax, panel in zip(axes, panels):
         PANELS[panel](ax, results)
-    if "fi" not in panels:
-        axes[-1].set_xlabel("time (ms)")
-        axes[-1].set_xlim(0.0, results[0].config.duration_ms)
+    if shared:
+        shared[-1].set_xlabel("time (ms)")
+        shared[-1].set_xlim(0.0, results[0].config.duration_ms)
     if title:
         fig.suptitle(title)
     return fig
@@ -68,13 +100,14 @@ def _current(name, label):
 def _potential(ax, results):
     result = results[0]
     _trace(ax, result, "u", "u (mV)")
-    threshold = np.atleast_1d(result.config.model.u_thresh)[0]
+    threshold = np.atleast_1d(result.config.layout.model.u_thresh)[0]
     ax.axhline(threshold, color="tab:red", ls="--", lw=1.0, label="u_thresh")
     shown = set(result.recorded_neurons[:MAX_TRACES].tolist())
     mask = np.isin(result.spike_neurons, list(shown))
     if mask.any():
-        ax.plot(result.spike_times_ms[mask], np.full(mask.sum(), threshold * 1.15), "v", color="tab:red",
-                ms=5, label="spikes")
+        marker = threshold + 0.15 * max(abs(threshold), 1.0)
+        ax.plot(result.spike_times_ms[mask], np.full(mask.sum(), marker), "v", color="tab:red", ms=5,
+                label="spikes")
     ax.legend(fontsize="small", loc="upper left")
 
 
@@ -86,9 +119,58 @@ def _input_raster(ax, results):
     ax.set_ylabel("input synapse")
 
 
+def raster_sample(result, limit: int = MAX_RASTER_NEURONS) -> list[np.ndarray]:
+    """Neurons drawn in the raster: per population, evenly spaced indices, at most ``limit``
+    in all (shared in proportion to the populations' sizes, at least one each)."""
+    spans = result.config.layout.spans()
+    total = result.n_neurons
+    out = []
+    for lo, hi in spans:
+        share = max(1, min(hi - lo, round(limit * (hi - lo) / total)))
+        out.append(np.unique(np.linspace(lo, hi - 1, share).round().astype(np.int64)))
+    return out
+
+
 def _output_raster(ax, results):
-    analysis.raster(ax, results[0].spike_times_ms, results[0].spike_neurons)
-    ax.set_xlabel("")
+    result = results[0]
+    populations = result.config.layout.populations
+    sample = raster_sample(result)
+    dense = sum(neurons.size for neurons in sample) > 100
+    row = 0
+    for population, neurons, color in zip(populations, sample, COLORS * len(populations)):
+        mask = np.isin(result.spike_neurons, neurons)
+        rows = row + np.searchsorted(neurons, result.spike_neurons[mask])
+        ax.plot(result.spike_times_ms[mask], rows, "." if dense else "|", color=color, ms=1.5 if dense else 4,
+                label=population.name if len(populations) > 1 else None)
+        row += neurons.size
+    sampled = row < result.n_neurons
+    ax.set_ylabel(f"neuron ({row} of {result.n_neurons})" if sampled else "neuron")
+    ax.set_ylim(-0.5, max(row, 1) - 0.5)
+    if len(populations) > 1:
+        ax.legend(fontsize="small", loc="upper right", markerscale=4)
+
+
+def _population_rate(ax, results):
+    result = results[0]
+    for population, (lo, hi), color in zip(result.config.layout.populations, result.config.layout.spans(), COLORS):
+        inside = (result.spike_neurons >= lo) & (result.spike_neurons < hi)
+        edges, rate = analysis.psth(result.spike_times_ms[inside], hi - lo, RATE_BIN_MS, 0.0, result.config.end_ms)
+        ax.step(edges[:-1], rate, where="post", lw=0.8, color=color, label=population.name)
+    ax.set_ylabel(f"rate (Hz, {RATE_BIN_MS:g} ms bins)")
+    if len(result.config.layout.populations) > 1:
+        ax.legend(fontsize="small", loc="upper right")
+
+
+def _cv_histogram(ax, results):
+    result = results[0]
+    cv = result.cv()
+    bins = np.linspace(0.0, max(1.5, float(np.nanmax(cv)) if np.isfinite(cv).any() else 1.5), 40)
+    for population, (lo, hi), color in zip(result.config.layout.populations, result.config.layout.spans(), COLORS):
+        values = cv[lo:hi][np.isfinite(cv[lo:hi])]
+        ax.hist(values, bins, histtype="step", color=color, label=f"{population.name} ({values.size} neurons)")
+    ax.set_xlabel("CV of the inter-spike intervals")
+    ax.set_ylabel("neurons")
+    ax.legend(fontsize="small", loc="upper right")
 
 
 def _fi_curve(ax, results):
@@ -125,5 +207,7 @@ PANELS = {
     "i_syn": _current("i_syn", "I_syn (mA)"),
     "u": _potential,
     "raster": _output_raster,
+    "rate": _population_rate,
+    "cv": _cv_histogram,
     "fi": _fi_curve,
 }

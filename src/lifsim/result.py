@@ -32,6 +32,7 @@ class Result:
         synapses: synapses of the network's projections (0 without any).
         synaptic_events: spikes delivered along them: each output spike times its
             neuron's out-degree.
+        connectivity_bytes: memory the projections' synapses took, bytes.
     """
 
     config: object
@@ -46,6 +47,7 @@ class Result:
     final_state: object = None
     synapses: int = 0
     synaptic_events: int = 0
+    connectivity_bytes: int = 0
 
     @property
     def n_neurons(self) -> int:

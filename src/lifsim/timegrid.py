@@ -22,3 +22,11 @@ def in_steps(t_ms, dt_ms: float):
 def grid(start: float, stop: float, step: float) -> np.ndarray:
     """``start, start + step, ...`` below ``stop``, a stop on the grid up to rounding excluded."""
     return start + step * np.arange(int(np.ceil((stop - start) / step - TOLERANCE)))
+
+
+def whole_steps(t_ms, dt_ms):
+    """``t / dt`` rounded to whole steps, halves up, as int64: a ratio within rounding of a
+    whole or half number counts as that number (0.35 ms at dt = 0.1 ms is 3.5 steps, so 4,
+    though 0.35/0.1 is 3.4999999999999996 in floats)."""
+    twice = np.asarray(in_steps(t_ms, 0.5 * dt_ms), dtype=float)
+    return np.floor(twice / 2.0 + 0.5).astype(np.int64)

@@ -61,6 +61,7 @@ class EngineSetup:
             (the smallest delay; any larger count is free without projections).
         slots: steps of pending input held (the largest delay plus the smallest).
         dense_input: whether chunks may carry dense jumps (``InputChunk.injection``).
+        spike_input: whether chunks may carry input spikes (``InputChunk.events``).
     """
 
     n_neurons: int
@@ -80,6 +81,7 @@ class EngineSetup:
     slice_steps: int = 1
     slots: int = 0
     dense_input: bool = False
+    spike_input: bool = False
 
     @property
     def n_receptors(self) -> int:

@@ -29,10 +29,14 @@ from ..recording import ChunkRecording
 from ..stimuli import InputChunk, SynapticEvents
 from . import ChunkSpikes, EngineSetup, no_options
 
-#: Neurons per parallel block: the block's state stays in the core's L1/L2 cache.
+#: Neurons per parallel block, at most: the block's state stays in the core's L1/L2 cache.
+#: Blocks are made equal, and as many as a multiple of the threads, to balance the threads.
 BLOCK = 2048
-#: Initial spike buffer per block (must exceed BLOCK: a block needs room for one full step).
-INITIAL_SPIKES_PER_BLOCK = 4 * BLOCK
+#: Neuron-steps per slice below which a run stays on one thread: waking the worker threads
+#: for each slice (tens of µs) would cost more than they save.
+MIN_PARALLEL_SLICE = 100_000
+#: Initial spike buffer per block, in blocks' worth of neurons (a block needs room for one full step).
+INITIAL_SPIKES_PER_NEURON = 4
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
 
 
@@ -131,6 +135,16 @@ class _Buffers(NamedTuple):
     reached: np.ndarray
 
 
+class _Scratch(NamedTuple):
+    """Per-block working memory, kept between chunks: spike flags (as 64-bit words), the
+    shown potential, the receptors' input (zero between steps), and the synaptic drive."""
+
+    words: np.ndarray
+    shown: np.ndarray
+    injected: np.ndarray
+    drive: np.ndarray
+
+
 class _Recording(NamedTuple):
     """Where sampled values go: ``row[k]`` (-1: not sampled), the recorded neurons and
     their bounds per block, which variables (``RECORD_BITS``) and their outputs."""
@@ -147,36 +161,88 @@ class _Recording(NamedTuple):
 # ---------------------------------------------------------------- one block of neurons
 
 
+def _arrived(injected, pending, i):
+    """A receptor's input of this step at ``i``: ``injected[i]``, then ``pending[i]`` (either may
+    be None), each consumed (set to zero). Chosen by type when compiled."""
+
+
+@overload(_arrived, inline="always")
+def _arrived_overload(injected, pending, i):
+    if isinstance(pending, types.NoneType):
+        def from_stimuli(injected, pending, i):
+            value = injected[i]
+            injected[i] = 0
+            return value
+        return from_stimuli
+    if isinstance(injected, types.NoneType):
+        def from_projections(injected, pending, i):
+            value = pending[i]
+            pending[i] = 0
+            return value
+        return from_projections
+
+    def from_both(injected, pending, i):
+        value = injected[i] + pending[i]
+        injected[i] = 0
+        pending[i] = 0
+        return value
+    return from_both
+
+
+def _row_view(x, j, lo, hi):
+    """``x[j, lo:hi]``, or None for None."""
+
+
+@overload(_row_view, inline="always")
+def _row_view_overload(x, j, lo, hi):
+    if isinstance(x, types.NoneType):
+        return lambda x, j, lo, hi: None
+    return lambda x, j, lo, hi: x[j, lo:hi]
+
+
 @njit(inline="always")
 def _receptor_row(x, injected, pending, decay, s, drive, first):
-    """One receptor slot of a block for one step: take its input (``injected``, then
-    ``pending``, both consumed), decay and add, and add its term to the drive."""
+    """One receptor slot of a block for one step: take its input (`_arrived`), decay and add,
+    and put its term in the drive (``first``: the first slot, a constant the compiler folds)."""
     for i in range(x.shape[0]):
-        arrived = injected[i]
-        injected[i] = 0
-        if pending is not None:
-            arrived = arrived + pending[i]
-            pending[i] = 0
-        value = _synapse_step(x[i], arrived, _at(decay, i))
+        value = _synapse_step(x[i], _arrived(injected, pending, i), _at(decay, i))
         x[i] = value
         drive[i] = _drive_term(_at(s, i), value) if first else _add_drive(drive[i], _at(s, i), value)
 
 
-@njit
-def _receptors(i_syn, injected, pending, slot, n_total, lo, rc, drive):
-    """Every receptor slot of a block for one step, in slot order."""
+@njit(inline="always")
+def _receptor_slot(j, first, i_syn, injected, pending, slot, n_total, lo, rc, drive):
     n = drive.shape[0]
-    for j in range(i_syn.shape[0]):
-        decay, s = _row(rc.decay, j, lo, lo + n), _row(rc.s, j, lo, lo + n)
-        if pending is None:
-            _receptor_row(i_syn[j, lo:lo + n], injected[j], None, decay, s, drive, j == 0)
-        else:
-            first = j * n_total + lo
-            _receptor_row(i_syn[j, lo:lo + n], injected[j], pending[slot, first:first + n], decay, s, drive,
-                          j == 0)
+    at = j * n_total + lo
+    _receptor_row(i_syn[j, lo:lo + n], _row_view(injected, j, 0, n), _row_view(pending, slot, at, at + n),
+                  _row(rc.decay, j, lo, lo + n), _row(rc.s, j, lo, lo + n), drive, first)
 
 
-@njit
+@njit(inline="always")
+def _receptors(i_syn, injected, pending, slot, n_total, lo, rc, drive):
+    """Every receptor slot of a block for one step, in slot order. Without stimulus input
+    ``injected`` is None; without projections ``pending`` is; never both (``i_syn`` then
+    only decays: ``injected`` holds zeros)."""
+    _receptor_slot(0, True, i_syn, injected, pending, slot, n_total, lo, rc, drive)
+    for j in range(1, i_syn.shape[0]):
+        _receptor_slot(j, False, i_syn, injected, pending, slot, n_total, lo, rc, drive)
+
+
+def _stimulus_input(injected, events, dense, pending):
+    """The block's stimulus input buffer, or None when only projections send input (no
+    stimulus events or dense jumps): then the receptors read the pending input alone."""
+
+
+@overload(_stimulus_input, inline="always")
+def _stimulus_input_overload(injected, events, dense, pending):
+    only_projections = all(isinstance(x, types.NoneType) for x in (events, dense)) and not isinstance(
+        pending, types.NoneType)
+    if only_projections:
+        return lambda injected, events, dense, pending: None
+    return lambda injected, events, dense, pending: injected
+
+
+@njit(inline="always")
 def _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown):
     """The membrane rule for a block for one step; returns the number that spiked."""
     fired = 0
@@ -227,10 +293,11 @@ def _summed_current(i_syn, current, i, zero):
 
 
 @njit
-def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dense, pending, c, rc, zero,
-               first, end, k0, slots, rec, spike_neuron, per_step, count):
+def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero,
+               first, end, k0, slots, rec, spike_neuron, per_step, count, scratch):
     """Steps ``first .. end-1`` of the block ``[lo, hi)``; stops early when its spike buffer
-    could overflow. ``u``, ``ref``, ``c`` are the block's; ``i_syn`` and ``pending`` whole.
+    could overflow. ``u``, ``ref``, ``c`` are the block's; ``i_syn`` and ``pending`` whole;
+    ``stepped`` is ``rc`` when the receptors are stepped, else None.
 
     The neurons that spike are appended, step after step, after the ``count`` already in
     the buffer, and ``per_step[k]`` counts those of step ``k``. Returns the step reached
@@ -239,23 +306,25 @@ def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dens
     cap = spike_neuron.shape[0]
     n = u.shape[0]
     n_total = i_syn.shape[1]
-    words = np.zeros(-(-n // 8), np.uint64)  # spike flags, scanned 8 at a time
+    words = scratch.words[b]  # spike flags, scanned 8 at a time
     flags = words.view(np.uint8)[:n]
-    shown = np.empty(n, u.dtype)
-    injected = np.zeros((i_syn.shape[0], n), u.dtype)
-    drive = np.zeros(n, u.dtype)
+    shown = scratch.shown[b, :n]
+    injected = scratch.injected[b]  # (R, BLOCK): a C-contiguous row per receptor
+    drive = scratch.drive[b, :n]
     for k in range(first, end):
         if count + n > cap:
             return k, count
         i_ext = current[k if current.shape[0] > 1 else 0][lo:hi]
         row = rec.row[k]
         show = row >= 0 and rec.bits & 1
-        if events is not None:  # the run steps its receptors
+        if stepped is not None:
             if dense is not None:
                 for j in range(injected.shape[0]):
-                    injected[j] = dense[k, j * n_total + lo:j * n_total + hi]
-            _inject(events, k * n_blocks + b, n_total, lo, injected)
-            _receptors(i_syn, injected, pending, (k0 + k) % max(slots, 1), n_total, lo, rc, drive)
+                    injected[j, :n] = dense[k, j * n_total + lo:j * n_total + hi]
+            if events is not None:
+                _inject(events, k * n_blocks + b, n_total, lo, injected)
+            _receptors(i_syn, _stimulus_input(injected, events, dense, pending), pending, (k0 + k) % max(slots, 1),
+                       n_total, lo, stepped, drive)
             if show:
                 fired = _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown)
             else:
@@ -283,8 +352,8 @@ def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dens
 
 
 @njit(inline="always")
-def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
-           neuron, per_step, count, reached):
+def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0, slots,
+           rec, neuron, per_step, count, reached, scratch):
     """Block ``b`` up to step ``end`` (or until its spike buffer is full)."""
     n_blocks = reached.shape[0]
     cap = neuron.shape[0] // n_blocks
@@ -293,25 +362,25 @@ def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, 
     if reached[b] < end:
         reached[b], count[b] = _run_block(
             method, b, n_blocks, lo, hi, u[lo:hi], ref[lo:hi], i_syn, current, events, dense, pending,
-            _block_coefficients(c, lo, hi), rc, zero, reached[b], end, k0, slots, rec,
-            neuron[b * cap:(b + 1) * cap], per_step[b], count[b])
+            _block_coefficients(c, lo, hi), rc, stepped, zero, reached[b], end, k0, slots, rec,
+            neuron[b * cap:(b + 1) * cap], per_step[b], count[b], scratch)
 
 
 # The buffers' arrays are passed one by one: writes through a tuple's arrays are lost in a prange loop.
-@njit(cache=True)
-def _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
-                   neuron, per_step, count, reached):
+@njit(inline="always")
+def _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
+                   slots, rec, neuron, per_step, count, reached, scratch):
     for b in range(reached.shape[0]):
-        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
-               neuron, per_step, count, reached)
+        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
+               slots, rec, neuron, per_step, count, reached, scratch)
 
 
 @njit(parallel=True, cache=True)
-def _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots,
-                     rec, neuron, per_step, count, reached):
+def _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
+                     slots, rec, neuron, per_step, count, reached, scratch):
     for b in prange(reached.shape[0]):
-        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0, slots, rec,
-               neuron, per_step, count, reached)
+        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
+               slots, rec, neuron, per_step, count, reached, scratch)
 
 
 # ---------------------------------------------------------------- spike delivery
@@ -362,14 +431,14 @@ def _send(net, pending, source, base, slots, first_target, stop_target, split):
 
 
 @njit(inline="always")
-def _deliver_part(part, parts, net, pending, buf, start, end, k0, slots):
+def _deliver_part(part, parts, net, pending, buf, start, end, k0, slots, position):
     """Deliver the spikes of steps ``[start, end)`` to the targets of share ``part`` of ``parts``,
-    spike after spike in (step, neuron) order."""
+    spike after spike in (step, neuron) order; ``position`` is this share's scratch (one per block)."""
     n_blocks = buf.reached.shape[0]
     cap = buf.neuron.shape[0] // n_blocks
     width = pending.shape[1]
     first_target, stop_target = part * width // parts, (part + 1) * width // parts
-    position = buf.delivered.copy()
+    position[:] = buf.delivered
     for k in range(start, end):
         base = (k0 + k) % slots
         for b in range(n_blocks):
@@ -379,49 +448,51 @@ def _deliver_part(part, parts, net, pending, buf, start, end, k0, slots):
             position[b] += buf.per_step[b, k]
 
 
-@njit(cache=True)
-def _deliver_serial(net, pending, buf, start, end, k0, slots, parts):
-    _deliver_part(0, 1, net, pending, buf, start, end, k0, slots)
+@njit(inline="always")
+def _deliver_serial(net, pending, buf, start, end, k0, slots, positions):
+    _deliver_part(0, 1, net, pending, buf, start, end, k0, slots, positions[0])
 
 
 @njit(parallel=True, cache=True)
-def _deliver_parallel(net, pending, buf, start, end, k0, slots, parts):
-    for part in prange(parts):
-        _deliver_part(part, parts, net, pending, buf, start, end, k0, slots)
+def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions):
+    for part in prange(positions.shape[0]):
+        _deliver_part(part, positions.shape[0], net, pending, buf, start, end, k0, slots, positions[part])
 
 
 # ---------------------------------------------------------------- one chunk
 
 
-@njit(cache=True)
-def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, zero, first,
-               steps, slice_steps, k0, slots, rec, buf, parallel, parts):
+@njit(nogil=True, cache=True)
+def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, stepped, zero, first,
+               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
-    then (in a network) the slice's spikes are delivered. Returns the step reached: less
-    than ``steps`` when a block's spike buffer filled up (grow the buffers and call again)."""
+    then (in a network) the slice's spikes are delivered, split by target into as many
+    shares as ``positions`` has rows. Returns the step reached: less than ``steps`` when a
+    block's spike buffer filled up (grow the buffers and call again). Releases the GIL, so
+    that the next chunk's input can be drawn meanwhile."""
     start = first
     while start < steps:
         end = min(start + slice_steps, steps)
         if parallel:
-            _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0,
-                             slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached)
+            _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end,
+                             k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch)
         else:
-            _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, zero, end, k0,
-                           slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached)
+            _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end,
+                           k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch)
         if buf.reached.min() < end:
             return start
         if net is not None:
             if parallel:
-                _deliver_parallel(net, pending, buf, start, end, k0, slots, parts)
+                _deliver_parallel(net, pending, buf, start, end, k0, slots, positions)
             else:
-                _deliver_serial(net, pending, buf, start, end, k0, slots, parts)
+                _deliver_serial(net, pending, buf, start, end, k0, slots, positions)
             for b in range(buf.reached.shape[0]):
                 buf.delivered[b] += buf.per_step[b, start:end].sum()
         start = end
     return steps
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _bucket_events(step, target, amount, steps, n_total, n_blocks, block):
     """Events grouped by (step, block) with a stable counting sort: bucket ``k·n_blocks + b``
     spans ``offsets[slot]:offsets[slot + 1]`` and keeps the events' order within it."""
@@ -441,7 +512,7 @@ def _bucket_events(step, target, amount, steps, n_total, n_blocks, block):
     return offsets, out_target, out_amount
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def _merge_blocks(spike_neuron, per_step, cap, k0):
     """The blocks' spikes in canonical order: by step, then neuron.
 
@@ -475,13 +546,21 @@ class Runner:
     def __init__(self, setup: EngineSetup):
         self.setup = setup
         self.threads = setup.threads or numba.config.NUMBA_NUM_THREADS
-        self.n_blocks = -(-setup.n_neurons // BLOCK)
-        self.cap = INITIAL_SPIKES_PER_BLOCK
+        self.block = _block_size(setup.n_neurons, self.threads)
+        self.n_blocks = -(-setup.n_neurons // self.block)
+        self.cap = INITIAL_SPIKES_PER_NEURON * self.block
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         self.zero = setup.dtype(0)
         rc = setup.receptors
         self.receptors = _Receptors(rc.decay, rc.s, rc.current)
-        self.parallel = self.threads > 1
+        work_per_slice = setup.n_neurons * min(setup.slice_steps, setup.chunk_steps)
+        self.parallel = self.threads > 1 and work_per_slice >= MIN_PARALLEL_SLICE
+        size = self.block
+        self.scratch = _Scratch(np.zeros((self.n_blocks, -(-size // 8)), np.uint64),
+                                np.zeros((self.n_blocks, size), setup.dtype),
+                                np.zeros((self.n_blocks, setup.n_receptors, size), setup.dtype),
+                                np.zeros((self.n_blocks, size), setup.dtype))
+        self.positions = np.zeros((self.threads if self.parallel else 1, self.n_blocks), np.int64)
         self._warm_up()
 
     def _warm_up(self):
@@ -490,9 +569,7 @@ class Runner:
         setup = self.setup
         state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype, setup.n_receptors, setup.slots)
         empty = np.zeros(0, np.int64)
-        events = _no_events(setup.dtype) if setup.synaptic else None
-        injection = np.zeros((0, setup.n_receptors * setup.n_neurons), setup.dtype) if setup.dense_input else None
-        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), events, injection=injection)
+        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
     def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
@@ -500,7 +577,7 @@ class Runner:
         u, ref, i_syn = state.u.copy(), state.ref.copy(), state.i_syn.copy()
         pending = None if state.pending is None else state.pending.copy()
         events = self._events(chunk)
-        dense = chunk.injection if setup.synaptic and chunk.injection is not None else None
+        dense = self._dense(chunk)
         rec = self._recording(recording, steps)
         buf = _Buffers(self.spike_neuron, np.zeros((self.n_blocks, steps), np.int64),
                        np.zeros(self.n_blocks, np.int64), np.zeros(self.n_blocks, np.int64),
@@ -511,9 +588,10 @@ class Runner:
             reached = 0
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
                 reached = _run_chunk(
-                    METHOD_TABLE[setup.method].code, BLOCK, u, ref, i_syn, chunk.current, events, dense, pending,
-                    setup.network, setup.coefficients, self.receptors, self.zero, reached, steps,
-                    setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.parallel, self.threads)
+                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, chunk.current, events, dense, pending,
+                    setup.network, setup.coefficients, self.receptors, self.receptors if setup.synaptic else None,
+                    self.zero, reached, steps, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
+                    self.parallel, self.positions)
                 if reached >= steps:
                     break
                 buf = self._grow_spike_buffers(buf)
@@ -523,16 +601,29 @@ class Runner:
         return LIFState(u, ref, i_syn, pending), spikes
 
     def _events(self, chunk):
-        if not self.setup.synaptic:
+        """The chunk's input spikes bucketed by (step, block); None without spike stimuli. A run
+        whose receptors only decay (a nonzero initial state) gets an empty bucket list, so
+        that its receptors take a zero input."""
+        setup = self.setup
+        if not setup.synaptic or not (setup.spike_input or (setup.network is None and not setup.dense_input)):
             return None
-        events = chunk.events or _no_events(self.setup.dtype)  # input from projections or the initial state only
-        return _bucket_events(events.step, events.target, events.amount, chunk.steps, self.setup.n_neurons,
-                              self.n_blocks, BLOCK)
+        events = chunk.events or _no_events(setup.dtype)
+        return _bucket_events(events.step, events.target, events.amount, chunk.steps, setup.n_neurons,
+                              self.n_blocks, self.block)
+
+    def _dense(self, chunk):
+        """The chunk's dense jumps (zeros when its stimuli are off), or None without dense stimuli."""
+        setup = self.setup
+        if not (setup.synaptic and setup.dense_input):
+            return None
+        if chunk.injection is None:
+            return np.zeros((chunk.steps, setup.n_receptors * setup.n_neurons), setup.dtype)
+        return chunk.injection
 
     def _recording(self, recording, steps) -> _Recording:
         row = np.full(steps, -1, np.int64)
         row[recording.rows] = np.arange(recording.rows.size)
-        bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * BLOCK)
+        bounds = np.searchsorted(recording.neurons, np.arange(self.n_blocks + 1) * self.block)
         empty = np.zeros((0, 0), self.setup.dtype)
         outs = [recording.out.get(name, empty) for name in RECORD_BITS]
         bits = sum(bit for name, bit in RECORD_BITS.items() if name in recording.out)
@@ -547,6 +638,13 @@ class Runner:
         for b in range(self.n_blocks):
             self.spike_neuron[b * self.cap:b * self.cap + buf.count[b]] = old[b * old_cap:b * old_cap + buf.count[b]]
         return buf._replace(neuron=self.spike_neuron)
+
+
+def _block_size(n_neurons: int, threads: int) -> int:
+    """Equal blocks of at most BLOCK neurons, as many as a multiple of ``threads``."""
+    blocks = -(-n_neurons // BLOCK)
+    blocks = -(-blocks // threads) * threads if blocks > 1 else 1
+    return -(-n_neurons // blocks)
 
 
 def _no_events(dtype) -> SynapticEvents:

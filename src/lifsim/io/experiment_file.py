@@ -40,7 +40,7 @@ from ..timegrid import grid
 
 PANELS = ("input_spikes", "i_in", "i_syn", "u", "raster", "rate", "cv", "fi")
 #: The panels of a population's figure when the file names none.
-POPULATION_PANELS = ("raster", "rate", "cv", "u")
+POPULATION_PANELS = ("raster", "rate", "u", "cv")
 
 (NUMBER, INT, STR, BOOL, VALUES, NUMBERS, MATRIX, PULSES, STRINGS, NEURONS, NEURON_INDICES, SIZE, RECEPTORS,
  WEIGHTS, DELAYS, INDICES) = (
@@ -326,7 +326,10 @@ def _receptor(name: str, table) -> Receptor:
     for key, kind in RECEPTOR_KEYS.items():
         if key in table:
             _check_type(f"{name}.{key}", table[key], kind)
-    return Receptor(**table)
+    try:
+        return Receptor(**table)
+    except ParameterError as error:
+        raise ParameterError(f"{name}: {error}") from None
 
 
 def _projection(index: int, table: dict, order, scale: float, values) -> Projection:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..distributions import Normal, Uniform, is_distribution
 from ..errors import ParameterError, require_finite, require_int, require_range
-from ..timegrid import in_steps
+from ..timegrid import whole_steps
 
 CONNECTION_RULES = ("all_to_all", "one_to_one", "fixed_probability", "fixed_indegree", "fixed_outdegree",
                     "explicit")
@@ -209,8 +209,8 @@ class Projection:
 
 
 def delay_steps(delay_ms, dt_ms: float) -> np.ndarray:
-    """Delays (ms) in whole steps, halves up; ratios within rounding of a whole number snap to it."""
-    return np.floor(np.asarray(in_steps(delay_ms, dt_ms)) + 0.5).astype(np.int64)
+    """Delays (ms) in whole steps, halves up (`lifsim.timegrid.whole_steps`)."""
+    return whole_steps(delay_ms, dt_ms)
 
 
 def _population(layout, name, key, value):

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ParameterError, require_choice
-from ..timegrid import in_steps
+from ..timegrid import whole_steps
 from .params import LIFParams
 
 
@@ -179,10 +179,10 @@ def refractory_steps(tau_rest, dt_ms: float) -> np.ndarray:
     """The refractory hold in whole steps, ``round(tau_rest/dt)``, computed once per run.
 
     ``tau_rest`` and ``dt_ms`` in ms. Halves round up; a ratio within rounding of a whole
-    number counts as that number, so 4 ms at dt = 0.1 ms is 40 steps whatever the float
-    rounding of 4/0.1 (`lifsim.timegrid.in_steps`).
+    or half number counts as that number, so 4 ms at dt = 0.1 ms is 40 steps whatever the
+    float rounding of 4/0.1 (`lifsim.timegrid.whole_steps`).
     """
-    return np.floor(np.asarray(in_steps(tau_rest, dt_ms)) + 0.5).astype(STEP_DTYPE)
+    return whole_steps(tau_rest, dt_ms).astype(STEP_DTYPE)
 
 
 def exprel(x):

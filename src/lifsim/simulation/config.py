@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
@@ -19,6 +18,7 @@ from ..neuron.rule import METHOD_TABLE, METHODS, PRECISIONS, check_step
 from ..recording import Record
 from ..stimuli import STIMULUS_KINDS, Placement, Target, steps_in
 from ..synapses.receptor import Receptor
+from .plan import available_cores
 
 DEFAULT_SEED = 2018
 """The seed of a run that names none, so that two runs without one are identical."""
@@ -238,10 +238,3 @@ def plain(value):
         return None
     return value
 
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, where the system tells)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1

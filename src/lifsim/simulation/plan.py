@@ -28,13 +28,16 @@ class Plan:
 
     ``slots``: steps of future input held for delayed spikes (0 without projections);
     ``slice_steps``: steps the neurons may run between deliveries of spikes (the
-    smallest delay; the whole chunk without projections).
+    smallest delay; the whole chunk without projections); ``input_ahead``: whether the
+    next chunk's input is drawn while the engine runs (a run of several threads and
+    chunks: it holds two chunks of input).
     """
 
     chunk_steps: int
     slice_steps: int
     slots: int
     memory_bytes: dict
+    input_ahead: bool = False
 
 
 def chunk_steps(config) -> int:
@@ -47,7 +50,7 @@ def chunk_steps(config) -> int:
     return max(1, int(CHUNK_ELEMENTS / (config.n_neurons * load)))
 
 
-def estimate_memory(config, steps_per_chunk: int, slots: int) -> dict:
+def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int = 1) -> dict:
     """Bytes a run will need, by kind: state, inputs, traces, (estimated) spikes, connectivity."""
     n, steps = config.n_neurons, config.steps
     receptors = len(config.layout.receptors)
@@ -61,7 +64,8 @@ def estimate_memory(config, steps_per_chunk: int, slots: int) -> dict:
     rate_hz = min(1.0 / ((n_ref_min + 1) * dt_s), SPIKE_RATE_CEILING_HZ)
     return {
         "state": n * (2 * item + 4 + 8 * 8) + receptors * n * item * (1 + slots),
-        "inputs": chunk * n * (8 * (1 + load) + 2 * item) + sum(s.setup_bytes(n) for s in config.stimuli),
+        "inputs": input_chunks * chunk * n * (8 * (1 + load) + 2 * item) + sum(s.setup_bytes(n)
+                                                                              for s in config.stimuli),
         "traces": rec.samples(steps) * n_rec * item * len(rec.variables),
         "spikes": int(BYTES_PER_SPIKE * n * steps * dt_s * rate_hz),
         "connectivity": connectivity_bytes(config),
@@ -82,6 +86,14 @@ def connectivity_bytes(config) -> int:
     return int(2 * kept + scratch) if config.projections else 0
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the system tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def available_memory() -> int:
     """Bytes the system can still give, from /proc/meminfo or sysconf."""
     try:
@@ -99,7 +111,9 @@ def plan(config, memory_limit: int | None = None) -> Plan:
     steps_per_chunk = chunk_steps(config)
     min_delay, max_delay = config.delay_range()
     slots = max_delay + min_delay if config.projections else 0
-    memory = estimate_memory(config, steps_per_chunk, slots)
+    ahead = (config.threads or available_cores()) > 1 and config.steps > steps_per_chunk \
+        and config.engine != "numpy"
+    memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1)
     limit = available_memory() if memory_limit is None else memory_limit
     needed = sum(memory.values())
     if needed > limit:
@@ -108,7 +122,7 @@ def plan(config, memory_limit: int | None = None) -> Plan:
             f"memory: the run needs an estimated {_gib(needed)} ({parts}) but {_gib(limit)} is available; "
             "record fewer neurons or variables, sample less often (record every), use fewer neurons or "
             "synapses, or shorten the run")
-    return Plan(steps_per_chunk, min_delay or steps_per_chunk, slots, memory)
+    return Plan(steps_per_chunk, min_delay or steps_per_chunk, slots, memory, ahead)
 
 
 def _gib(n: int) -> str:

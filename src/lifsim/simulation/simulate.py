@@ -7,6 +7,7 @@ built or any engine started.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..result import Result
 from ..stimuli import InputGenerator
 from ..streams import value_rng
 from ..synapses.receptor import receptor_coefficients
-from .config import RunConfig
+from .config import RunConfig, available_cores
 from .plan import plan
 
 
@@ -64,7 +65,8 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
         time_varying=any(s.varies() for s in config.stimuli), sample_every=config.record.every,
         recorded=config.record.variables if rec_neurons.size else (), recorded_neurons=rec_neurons.size,
         network=None if network is None else network.tables, slice_steps=run_plan.slice_steps,
-        slots=run_plan.slots, dense_input=any(s.sends == "dense" for s in config.stimuli))
+        slots=run_plan.slots, dense_input=any(s.sends == "dense" for s in config.stimuli),
+        spike_input=any(s.sends == "spikes" for s in config.stimuli))
     tick = time.perf_counter()
     runner = engine.start(setup)
     timings["setup_s"] = time.perf_counter() - tick
@@ -73,11 +75,12 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
               for v in config.record.variables}
     spikes, input_spikes = [], []
     offset = METHOD_TABLE[config.method].spike_offset_steps
+    chunks = _input_chunks(generator, config.steps, run_plan.chunk_steps, run_plan.input_ahead)
     with _progress_bar(config.steps, progress) as bar:
         for k0 in range(0, config.steps, run_plan.chunk_steps):
             k1 = min(k0 + run_plan.chunk_steps, config.steps)
             tick = time.perf_counter()
-            chunk = generator.chunk(k0, k1)
+            chunk = next(chunks)
             tock = time.perf_counter()
             rows, where = sample_rows(k0, k1, config.record.every)
             recording = ChunkRecording(rows, rec_neurons, {v: a[where] for v, a in traces.items()})
@@ -92,12 +95,30 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state, network)
 
 
+def _input_chunks(generator: InputGenerator, steps: int, chunk_steps: int, ahead: bool):
+    """The run's input, chunk by chunk; with ``ahead``, each next chunk is drawn on a thread
+    of its own while the engine runs the current one (the chunks are the same either way)."""
+    bounds = [(k0, min(k0 + chunk_steps, steps)) for k0 in range(0, steps, chunk_steps)]
+    if not ahead:
+        for k0, k1 in bounds:
+            yield generator.chunk(k0, k1)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lifsim-input") as pool:
+        upcoming = pool.submit(generator.chunk, *bounds[0])
+        for following in bounds[1:] + [None]:
+            chunk = upcoming.result()
+            if following is not None:
+                upcoming = pool.submit(generator.chunk, *following)
+            yield chunk
+
+
 def input_generator(config: RunConfig, charge=None) -> InputGenerator:
     """The run's input generator (``charge``: the receptors' jump per mA·ms, computed if not given)."""
     if charge is None:
         charge = receptor_coefficients(config.layout, config.dt_ms, config.method, config.precision).charge
     return InputGenerator(config.stimuli, config.placements, config.n_neurons, len(config.layout.receptors),
-                          config.dt_ms, charge, config.dtype, config.seed, config.record.input_spikes)
+                          config.dt_ms, charge, config.dtype, config.seed, config.record.input_spikes,
+                          config.threads or available_cores())
 
 
 def _synaptic(config, state, network) -> bool:
@@ -171,6 +192,7 @@ def _result(config, traces, rec_neurons, spikes, input_spikes, generator, timing
         final_state=state,
         synapses=0 if network is None else network.n_synapses,
         synaptic_events=events,
+        connectivity_bytes=0 if network is None else network.nbytes(),
     )
 
 

@@ -71,12 +71,14 @@ def check_window(name: str, start_ms: float, stop_ms: float) -> None:
 @dataclass(frozen=True)
 class Target:
     """What a stimulus knows of its run: its target's size, the step, its own name for
-    messages, and the kind of the receptor it reaches (None for a current)."""
+    messages, the kind of the receptor it reaches (None for a current), and the threads it
+    may draw on (its numbers do not depend on them)."""
 
     n_neurons: int
     dt_ms: float
     name: str = "stimulus"
     receptor_kind: str | None = None
+    threads: int = 1
 
 
 class CurrentDrive(NamedTuple):
@@ -90,7 +92,8 @@ class SpikeDrive(NamedTuple):
 
 
 class DenseDrive(NamedTuple):
-    injection: object  # (k0, k1) -> (k1-k0, n) float64 summed jumps in the receptor's unit, or None
+    active: object  # (k0, k1) -> whether it sends anything in steps [k0, k1)
+    add: object  # (k0, k1, out) -> adds its summed jumps (receptor's unit) to out, shape (k1-k0, n)
 
 
 class Stimulus(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True)
@@ -58,20 +58,21 @@ def spend_gaps(next_step, end, exponentials, scale, first):
     return out_step[:used], out_synapse[:used], next_step.shape[0], used
 
 
-@njit(parallel=True, cache=True)
-def invert_counts(uniforms, cdf, weight):
-    """``weight`` times the count whose cumulative probability first exceeds each uniform:
-    Poisson counts by inversion (``cdf`` from `lifsim.stimuli.poisson.poisson_cdf`)."""
-    out = np.empty(uniforms.shape)
-    short = cdf.shape[0] <= 32  # a few expected steps of a linear scan beat a binary search
-    for row in prange(uniforms.shape[0]):
+@njit(nogil=True, cache=True)
+def add_poisson_jumps(uniforms, cdf, guide, jumps, out):
+    """Add ``jumps[n]`` to ``out`` for each uniform ``u``, ``n`` the count with
+    ``cdf[n-1] <= u < cdf[n]``: Poisson counts by inversion (``cdf`` from
+    `lifsim.stimuli.poisson.poisson_cdf`). ``guide`` (from `lifsim.stimuli.poisson.guide_table`)
+    gives the count of each of its equal bins of [0, 1) that holds one, else ``-1 - c``: the
+    few uniforms in a bin that straddles a step of the cdf scan for it from count ``c``.
+    Releases the GIL, so that groups of neurons run on threads of their own."""
+    bins = guide.shape[0]
+    for row in range(uniforms.shape[0]):
         for i in range(uniforms.shape[1]):
             u = uniforms[row, i]
-            if short:
-                n = 0
+            n = guide[int(u * bins)]
+            if n < 0:
+                n = -1 - n
                 while u >= cdf[n]:
                     n += 1
-            else:
-                n = np.searchsorted(cdf, u, side="right")
-            out[row, i] = n * weight
-    return out
+            out[row, i] += jumps[n]

@@ -85,7 +85,8 @@ class InputGenerator:
     """Turns a run's stimuli into `InputChunk` objects, in step order.
 
     ``placements`` say where each stimulus acts; ``charge`` (float64, shape (R,) or (R, N))
-    is each receptor slot's jump per mA·ms of charge (`lifsim.synapses.receptor`).
+    is each receptor slot's jump per mA·ms of charge (`lifsim.synapses.receptor`);
+    ``threads`` bounds the threads a stimulus may draw on.
     """
 
     stimuli: tuple
@@ -97,12 +98,13 @@ class InputGenerator:
     dtype: type
     seed: int
     record_input_spikes: bool = False
+    threads: int = 1
     _drives: list = field(init=False, repr=False)
 
     def __post_init__(self):
         self._drives = [
-            stimulus.drive(Target(place.hi - place.lo, self.dt_ms, f"stimulus[{i}]", place.receptor_kind),
-                           stimulus_rng(self.seed, i))
+            stimulus.drive(Target(place.hi - place.lo, self.dt_ms, f"stimulus[{i}]", place.receptor_kind,
+                                  self.threads), stimulus_rng(self.seed, i))
             for i, (stimulus, place) in enumerate(zip(self.stimuli, self.placements))
         ]
 
@@ -143,15 +145,14 @@ class InputGenerator:
         return np.ascontiguousarray(np.broadcast_to(total, (rows, self.n_neurons)), dtype=self.dtype)
 
     def _injection(self, k0, k1):
-        total = None
-        for drive, place in self._parts(DenseDrive):
-            part = drive.injection(k0, k1)
-            if part is None:
-                continue
-            if total is None:
-                total = np.zeros((k1 - k0, self.n_receptors * self.n_neurons), self.dtype)
+        """The dense jumps of the chunk, summed over the dense stimuli in order; None without any."""
+        parts = [(drive, place) for drive, place in self._parts(DenseDrive) if drive.active(k0, k1)]
+        if not parts:
+            return None
+        total = np.zeros((k1 - k0, self.n_receptors * self.n_neurons), self.dtype)
+        for drive, place in parts:
             first = place.slot * self.n_neurons + place.lo
-            total[:, first:first + part.shape[1]] += part.astype(self.dtype)
+            drive.add(k0, k1, total[:, first:first + place.hi - place.lo])
         return total
 
     def _events(self, k0, k1):

@@ -9,6 +9,7 @@ count per step is drawn whole, so any rate works and the cost does not grow with
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,6 +195,9 @@ def _no_events():
 
 #: Largest mean number of spikes per step of a `PoissonInput` (its count table grows with it).
 MAX_SPIKES_PER_STEP = 1e4
+#: A `PoissonInput` draws for each group of this many neurons from a stream of its own (spawned
+#: from the stimulus's), so that groups are drawn on several threads with the same numbers.
+NEURONS_PER_STREAM = 1024
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,8 @@ class PoissonInput(StimulusDefaults):
     ``poisson_generator`` sends one.
 
     In every step of ``start < t < stop`` (ms) each neuron receives ``n`` spikes, ``n``
-    drawn from Poisson(``rate_hz·dt·1e-3``) by inversion of one uniform number; each spike
+    drawn from Poisson(``rate_hz·dt·1e-3``) by inversion of one uniform number (from a
+    stream per group of 1024 neurons, so that groups are drawn in parallel); each spike
     adds ``weight`` in the receptor's unit (mA for an exponential receptor, mV for a delta
     one). The per-step mean may exceed 1 (``rate·dt`` is not limited as with per-synapse
     draws): 20 kHz at dt = 0.1 ms gives 2 spikes per step on average. Equivalent to many
@@ -237,22 +242,58 @@ class PoissonInput(StimulusDefaults):
 
     def drive(self, target: Target, rng) -> DenseDrive:
         window = window_steps(self.start_ms, self.stop_ms, target.dt_ms)
-        table = poisson_cdf(self.rate_hz * target.dt_ms * 1e-3)
+        cdf = poisson_cdf(self.rate_hz * target.dt_ms * 1e-3)
+        guide = guide_table(cdf)
+        jumps = np.arange(cdf.size) * float(self.weight)
+        groups = [(lo, min(lo + NEURONS_PER_STREAM, target.n_neurons))
+                  for lo in range(0, target.n_neurons, NEURONS_PER_STREAM)]
+        streams = rng.spawn(len(groups))
+        buffers = [np.empty((0, hi - lo)) for lo, hi in groups]
+        pool = ThreadPoolExecutor(min(target.threads, len(groups))) if target.threads > 1 and len(groups) > 1 \
+            else None
 
-        def injection(k0, k1):
+        def active(k0, k1):
             lo, hi = active_rows(k0, k1, window)
-            if lo == hi or self.rate_hz == 0.0:
-                return None
-            from .event_loops import invert_counts  # numba is imported only when needed
+            return lo < hi and self.rate_hz > 0.0
 
-            out = np.zeros((k1 - k0, target.n_neurons))
-            out[lo:hi] = invert_counts(rng.random((hi - lo, target.n_neurons)), table, float(self.weight))
-            return out
+        def add(k0, k1, out):
+            """Add this chunk's jumps to ``out`` (its rows are the chunk's steps), in out's precision."""
+            from .event_loops import add_poisson_jumps  # numba is imported only when needed
 
-        return DenseDrive(injection)
+            lo, hi = active_rows(k0, k1, window)
+            table = jumps.astype(out.dtype)
+
+            def group(g):
+                first, stop = groups[g]
+                if buffers[g].shape[0] < hi - lo:
+                    buffers[g] = np.empty((hi - lo, stop - first))
+                uniforms = streams[g].random(out=buffers[g][:hi - lo])
+                add_poisson_jumps(uniforms, cdf, guide, table, out[lo:hi, first:stop])
+
+            if pool is None:
+                for g in range(len(groups)):
+                    group(g)
+            else:
+                list(pool.map(group, range(len(groups))))
+
+        return DenseDrive(active, add)
 
     def elements_per_step(self) -> float:
         return 2.0  # a uniform, and the summed jump
+
+
+#: Bins of the guide table of a Poisson inversion (a power of two: ``u·bins`` is exact).
+GUIDE_BINS = 1 << 12
+
+
+def guide_table(cdf: np.ndarray, bins: int = GUIDE_BINS) -> np.ndarray:
+    """For each bin ``[b/bins, (b+1)/bins)`` of [0, 1), the count every uniform in it inverts
+    to (the number of cdf values at or below it); where a cdf value splits the bin,
+    ``-1 - c`` with ``c`` the count at the bin's start, from which to scan."""
+    lo = np.arange(bins) / bins
+    first = np.searchsorted(cdf, lo, side="right")
+    last = np.searchsorted(cdf, lo + 1.0 / bins, side="left")
+    return np.where(first == last, first, -1 - first).astype(np.int64)
 
 
 def poisson_cdf(mean: float) -> np.ndarray:

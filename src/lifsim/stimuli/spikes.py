@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ParameterError, require_finite, require_range
-from ..timegrid import in_steps
+from ..timegrid import whole_steps
 from .base import SpikeDrive, StimulusDefaults, Target
 
 
@@ -54,7 +53,7 @@ class SpikeTimes(StimulusDefaults):
 
     def drive(self, target: Target, rng) -> SpikeDrive:
         times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
-        step = np.array([math.floor(in_steps(t, target.dt_ms) + 0.5) for t in times], dtype=np.int64)
+        step = whole_steps(times, target.dt_ms).reshape(-1)
         neuron = np.broadcast_to(np.asarray(self.neuron, dtype=np.int64), step.shape)
         weight = np.broadcast_to(np.asarray(self.weight, dtype=float), step.shape)
         order = np.argsort(step, kind="stable")

@@ -1,0 +1,209 @@
+"""Networks: populations, receptors, projections with delays, on every engine."""
+
+import numpy as np
+import pytest
+
+import lifsim
+from lifsim import Normal, Population, Projection, Receptor, Uniform
+from lifsim.engines import engine_names, load_engine
+
+ENGINES = []
+for _name in engine_names():
+    try:
+        load_engine(_name)
+        ENGINES.append(_name)
+    except lifsim.ParameterError:
+        pass
+
+# delta-receptor neurons (tau_m 10 ms, threshold 20 mV, refractory 2 ms) and one with an exponential receptor
+DELTA = lifsim.LIFParams(tau_m=10.0, u_thresh=20.0, tau_rest=2.0)
+
+
+def hand_network(engine, threads=None):
+    """Neuron 0 of A is kicked over threshold at t = 1 ms (step 10; method exact: spike at 1.1 ms).
+    Its spike reaches B (delta, 5 mV after 0.5 ms), C (exponential, 1 mA after 0.2 ms) and
+    D (delta, refractory from its own spike at step 10, so the jump is discarded)."""
+    pops = (Population("A", 1, DELTA, (Receptor("d", "delta"),)),
+            Population("B", 1, DELTA, (Receptor("d", "delta"),)),
+            Population("C", 1, DELTA, (Receptor("x", "exponential", 2.0),)),
+            Population("D", 1, DELTA, (Receptor("d", "delta"),)))
+    projections = (Projection("A", "B", "one_to_one", weight=5.0, delay_ms=0.5),
+                   Projection("A", "C", "one_to_one", weight=1.0, delay_ms=0.2),
+                   Projection("A", "D", "explicit", pre=[0, 0], post=[0, 0], weight=[7.0, 3.0], delay_ms=[0.5, 3.5]))
+    kicks = (lifsim.SpikeTimes([1.0], weight=1000.0, q=1.0, population="A"),
+             lifsim.SpikeTimes([1.0], weight=1000.0, q=1.0, population="D"))
+    return lifsim.RunConfig(populations=pops, projections=projections, stimuli=kicks, duration_ms=6.0, dt_ms=0.1,
+                            method="exact", precision="float64", engine=engine, threads=threads,
+                            record=lifsim.Record(("u", "i_syn"), neurons="all"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_hand_computed_event_sequence(engine):
+    result = lifsim.simulate(hand_network(engine))
+    u, i_syn = result.traces["u"], result.traces["i_syn"]
+    a = np.exp(-0.1 / 10.0)
+    # A and D spike at the end of step 10 (1.1 ms); nothing else spikes
+    np.testing.assert_allclose(result.spike_times_ms, [1.1, 1.1])
+    np.testing.assert_array_equal(result.spike_neurons, [0, 3])
+    # B: the 5 mV jump arrives in step 15 (u shown at the start of step 16), then leaks
+    np.testing.assert_array_equal(u[:16, 1], 0.0)
+    assert u[16, 1] == 5.0 and u[17, 1] == pytest.approx(5.0 * a, rel=1e-15)
+    # C: the exponential receptor jumps by 1 mA in step 12, then decays with tau 2 ms; u follows
+    np.testing.assert_array_equal(i_syn[:12, 2], 0.0)
+    assert i_syn[12, 2] == 1.0 and i_syn[13, 2] == pytest.approx(np.exp(-0.05), rel=1e-15)
+    assert u[12, 2] == 0.0 and u[13, 2] > 0.0
+    # D: refractory for steps 11..30 (2 ms): the 7 mV jump of step 15 is lost, the 3 mV one of step 45 is not
+    np.testing.assert_array_equal(u[11:46, 3], 0.0)
+    assert u[46, 3] == 3.0
+    # the exponential receptor is recorded as i_syn, a delta one is not
+    np.testing.assert_array_equal(i_syn[:, [0, 1, 3]], 0.0)
+
+
+def test_refractory_neuron_keeps_exponential_input_for_later():
+    pops = (Population("A", 1, DELTA, (Receptor("d", "delta"),)),
+            Population("C", 1, DELTA, (Receptor("x", "exponential", 5.0), Receptor("kick", "delta"))))
+    config = lifsim.RunConfig(
+        populations=pops, projections=(Projection("A", "C", "one_to_one", receptor="x", weight=3.0, delay_ms=0.2),),
+        stimuli=(lifsim.SpikeTimes([1.0], weight=1000.0, q=1.0, population="A"),
+                 lifsim.SpikeTimes([1.0], weight=1000.0, q=1.0, population="C", receptor="kick")),
+        duration_ms=5.0, dt_ms=0.1, method="exact", precision="float64", engine="numpy",
+        record=lifsim.Record(("u", "i_syn"), neurons=[1]))
+    result = lifsim.simulate(config)
+    u, i_syn = result.traces["u"][:, 0], result.traces["i_syn"][:, 0]
+    assert i_syn[12] == 3.0  # arrives while C is refractory (steps 11..30)...
+    np.testing.assert_array_equal(u[11:31], 0.0)
+    assert u[32] > 0.0  # ...and drives u once C integrates again
+
+
+@pytest.mark.parametrize("method", ["article", "exact"])
+def test_a_charge_on_a_delta_receptor_jumps_u_by_q_R_over_tau_m(method):
+    model = lifsim.LIFParams(tau_m=20.0, R=2.0, u_thresh=50.0)
+    config = lifsim.RunConfig(populations=(Population("P", 1, model, (Receptor("d", "delta"),)),),
+                              stimuli=(lifsim.SpikeTimes([2.0], weight=0.5, q=4.0),), duration_ms=4.0, dt_ms=0.1,
+                              method=method, precision="float64", engine="numpy", record=lifsim.Record(("u",)))
+    u = lifsim.simulate(config).traces["u"][:, 0]
+    shown = 20 if method == "article" else 21  # article: u after step 20; exact: u at the start of step 21
+    np.testing.assert_array_equal(u[:shown], 0.0)
+    assert u[shown] == pytest.approx(0.5 * 4.0 * 2.0 / 20.0, rel=1e-15)  # w·q·R/tau_m = 0.2 mV
+
+
+def random_network(engine="numpy", method="exact", precision="float32", threads=None, duration=120.0, seed=3):
+    """Two populations, three receptors (two exponential, one delta), every rule, per-synapse
+    weights and delays, every kind of stimulus, per-neuron values: small, busy and irregular."""
+    e = Population("E", 300, lifsim.LIFParams(tau_m=20.0, u_thresh=20.0, tau_rest=2.0),
+                   (Receptor("ampa", "exponential", 5.0), Receptor("gaba", "exponential", 10.0), Receptor("d", "delta")),
+                   u_init=Uniform(0.0, 20.0))
+    i = Population("I", 80, lifsim.LIFParams(tau_m=np.linspace(8.0, 12.0, 80), u_thresh=20.0, tau_rest=1.0,
+                                             u_reset=5.0),
+                   (Receptor("d", "delta"), Receptor("ampa", "exponential", 3.0)), u_init=Normal(10.0, 3.0))
+    projections = (
+        Projection("E", "E", "fixed_probability", "ampa", p=0.1, weight=Normal(2.0, 0.5), delay_ms=Uniform(0.5, 3.0)),
+        Projection("E", "I", "fixed_indegree", "d", k=30, weight=0.4, delay_ms=1.5),
+        Projection("I", "E", "fixed_outdegree", "gaba", k=40, weight=-6.0, delay_ms=0.8, multapses=False),
+        Projection("I", "I", "all_to_all", "d", weight=-0.3, delay_ms=0.1, autapses=False),
+        Projection("E", "E", "explicit", "d", pre=[0, 0, 5, 299], post=[1, 2, 1, 0], weight=[1.0, 2.0, 3.0, 4.0],
+                   delay_ms=[0.5, 1.0, 2.0, 9.9]))
+    stimuli = (lifsim.PoissonInput(8000.0, 0.25, population="E", receptor="d"),
+               lifsim.PoissonInput(9000.0, 0.3, population="I"),
+               lifsim.PoissonSynapses(10, 50.0, population="I", receptor="ampa", q=3.0),
+               lifsim.NoiseCurrent(0.5, 1.0, 20.0, 90.0, population="I"),
+               lifsim.SpikeTimes([5.0, 5.0, 30.0], neuron=[3, 3, 7], weight=[100.0, 50.0, 80.0], population="E",
+                                 receptor="ampa"))
+    return lifsim.RunConfig(populations=(e, i), projections=projections, stimuli=stimuli, duration_ms=duration,
+                            dt_ms=0.1, method=method, precision=precision, engine=engine, threads=threads, seed=seed,
+                            record=lifsim.Record(("u", "i_syn", "i_in"), neurons=[0, 1, 3, 310, 379], every=2))
+
+
+def assert_same(reference, other):
+    np.testing.assert_array_equal(other.spike_times_ms, reference.spike_times_ms)
+    np.testing.assert_array_equal(other.spike_neurons, reference.spike_neurons)
+    for name, trace in reference.traces.items():
+        np.testing.assert_array_equal(other.traces[name], trace, err_msg=name)
+    for name in ("u", "i_syn", "pending"):
+        np.testing.assert_array_equal(getattr(other.final_state, name), getattr(reference.final_state, name))
+
+
+@pytest.mark.parametrize("method, precision", [("exact", "float32"), ("article", "float32"), ("exact", "float64")])
+def test_every_engine_gives_the_reference_spikes_in_a_network(method, precision, monkeypatch):
+    reference = lifsim.simulate(random_network("numpy", method, precision))
+    assert reference.spike_times_ms.size > 1000 and reference.synaptic_events > 50_000
+    rates = {p["name"]: p["mean_rate_hz"] for p in reference.population_statistics()}
+    assert rates["E"] > 20.0 and rates["I"] > 5.0  # every population takes part
+    runs = [(engine, None) for engine in ENGINES if engine != "numpy"]
+    if "numba" in ENGINES:
+        from lifsim.engines import numba_engine
+
+        monkeypatch.setattr(numba_engine, "MIN_PARALLEL_SLICE", 0)  # two threads even for this small network
+        runs += [("numba", 1), ("numba", 2)]
+    for engine, threads in runs:
+        assert_same(reference, lifsim.simulate(random_network(engine, method, precision, threads)))
+
+
+def test_chunks_and_delays_do_not_change_a_network_run(monkeypatch):
+    from lifsim.simulation import plan
+
+    whole = lifsim.simulate(random_network("numba", duration=60.0))
+    monkeypatch.setattr(plan, "CHUNK_ELEMENTS", 380 * 7)  # chunks of 7 steps, shorter than most delays
+    chunked = lifsim.simulate(random_network("numba", duration=60.0))
+    assert_same(whole, chunked)
+
+
+def test_the_seed_draws_the_network_and_its_input():
+    a, b = lifsim.simulate(random_network(duration=30.0)), lifsim.simulate(random_network(duration=30.0))
+    assert_same(a, b)
+    c = lifsim.simulate(random_network(duration=30.0, seed=4))
+    assert not np.array_equal(a.spike_times_ms, c.spike_times_ms)
+
+
+def test_u_reset_holds_the_membrane_through_the_refractory_period():
+    model = lifsim.LIFParams(u_rest=0.0, u_reset=-5.0, u_thresh=1.0, tau_rest=3.0)
+    for method in ("article", "exact"):
+        result = lifsim.simulate(model=model, stimuli=[lifsim.ConstantCurrent(5.0)], duration_ms=30.0, dt_ms=1.0,
+                                 method=method, precision="float64", engine="numpy", record=lifsim.Record(("u",)))
+        u, first = result.traces["u"][:, 0], int(round(result.spike_times_ms[0]))
+        np.testing.assert_array_equal(u[first:first + 4], -5.0)  # the reset, then 3 resting steps
+        assert u[first + 4] > -5.0
+
+
+def test_the_closed_form_rate_uses_u_reset():
+    model = lifsim.LIFParams(u_rest=0.0, u_reset=-2.0, u_thresh=1.0, tau_rest=2.0)
+    result = lifsim.simulate(model=model, stimuli=[lifsim.ConstantCurrent(2.5)], duration_ms=2000.0, dt_ms=0.01,
+                             method="exact", precision="float64", record=lifsim.Record(neurons="none"))
+    predicted = lifsim.analysis.predicted_rate(2.5, model, "exact")  # 1000/(2 + 10 ln(4.5/1.5)) Hz
+    assert predicted == pytest.approx(1000.0 / (2.0 + 10.0 * np.log(4.5 / 1.5)))
+    assert result.interval_rates()[0] == pytest.approx(predicted, rel=2e-3)
+
+
+def test_poisson_input_counts_are_poisson():
+    from scipy import stats
+
+    config = lifsim.RunConfig(populations=(Population("P", 2000, lifsim.LIFParams(u_thresh=1e9),
+                                                      (Receptor("d", "delta"),)),),
+                              stimuli=(lifsim.PoissonInput(20000.0, 1.0),), duration_ms=1.0, dt_ms=0.1, seed=5,
+                              engine="numpy", record=lifsim.Record(neurons="none"))
+    from lifsim.simulation.simulate import input_generator
+
+    counts = input_generator(config).chunk(0, 10).injection.ravel()  # weight 1: the counts themselves
+    np.testing.assert_array_equal(counts, np.rint(counts))
+    assert abs(counts.mean() - 2.0) < 4 * np.sqrt(2.0 / counts.size)
+    assert counts.var() == pytest.approx(2.0, rel=0.05)
+    observed = np.bincount(counts.astype(int), minlength=9)[:9]
+    observed[-1] += (counts > 8).sum()
+    expected = stats.poisson.pmf(np.arange(9), 2.0) * counts.size
+    expected[-1] += stats.poisson.sf(8, 2.0) * counts.size
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_poisson_input_does_not_depend_on_chunking():
+    config = lifsim.RunConfig(populations=(Population("P", 50, lifsim.LIFParams(u_thresh=1e9),
+                                                      (Receptor("d", "delta"),)),),
+                              stimuli=(lifsim.PoissonInput(3000.0, 0.5, start_ms=1.0, stop_ms=3.0),), duration_ms=4.0,
+                              dt_ms=0.1)
+    from lifsim.simulation.simulate import input_generator
+
+    whole = input_generator(config).chunk(0, 40).injection
+    generator = input_generator(config)
+    parts = [generator.chunk(k0, min(k0 + 7, 40)) for k0 in range(0, 40, 7)]
+    joined = np.concatenate([p.injection if p.injection is not None else np.zeros((p.steps, 50)) for p in parts])
+    np.testing.assert_array_equal(joined, whole)
+    assert not whole[:11].any() and not whole[30:].any() and whole[11:30].any()  # open window 1 < t < 3 ms
