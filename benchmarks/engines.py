@@ -3,6 +3,7 @@
     python benchmarks/engines.py                       # case A, numba and tensorflow, one core
     python benchmarks/engines.py --case B --engines numpy,numba,tensorflow --repeats 3
     python benchmarks/engines.py --device gpu --neurons 1000000,10000000 --engines tensorflow
+    python benchmarks/engines.py --case brunel --engines numba,tensorflow --device gpu   # a GPU machine
 
 Each configuration runs once to warm its caches (numba's kernels on disk), then
 ``--repeats`` times; the table shows medians of ``lifsim bench --json``: the simulation's
@@ -19,11 +20,15 @@ import subprocess
 import sys
 
 
-def bench(case, engine, neurons, cores, threads, device):
+def bench(case, engine, neurons, cores, threads, device, order=None, duration=None):
     command = ["taskset", "-c", cores, sys.executable, "-m", "lifsim", "bench", case, "--engine", engine,
                "--threads", str(threads), "--json"]
     if neurons:
         command += ["--neurons", str(neurons)]
+    if order:
+        command += ["--order", str(order)]
+    if duration:
+        command += ["--duration", str(duration)]
     if device:
         command += ["--device", device]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -34,7 +39,9 @@ def bench(case, engine, neurons, cores, threads, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", default="A", choices=["A", "B"])
+    parser.add_argument("--case", default="A", choices=["A", "B", "cuba", "brunel"])
+    parser.add_argument("--order", type=int, default=None, help="brunel's order (default: 2500)")
+    parser.add_argument("--duration", type=float, default=None, help="simulated ms (default: the case's, 1000)")
     parser.add_argument("--engines", default="numba,tensorflow", help="comma-separated (default: %(default)s)")
     parser.add_argument("--neurons", default="", help="comma-separated sizes (default: the case's)")
     parser.add_argument("--cores", default="0", help="taskset core list (default: %(default)s)")
@@ -50,8 +57,9 @@ def main():
         rows = {}
         for engine in engines:
             device = args.device if engine == "tensorflow" else None
-            bench(args.case, engine, neurons, args.cores, args.threads, device)  # warm caches
-            runs = [bench(args.case, engine, neurons, args.cores, args.threads, device) for _ in range(args.repeats)]
+            options = (args.case, engine, neurons, args.cores, args.threads, device, args.order, args.duration)
+            bench(*options)  # warm caches
+            runs = [bench(*options) for _ in range(args.repeats)]
             rows[engine] = {"wall_s": statistics.median(r["wall_s"] for r in runs),
                             "total_s": statistics.median(r["total_s"] for r in runs), "first": runs[0]}
         base = rows[engines[0]]["wall_s"]

@@ -83,7 +83,7 @@ def test_explicit_pairs_keep_their_weights_and_delays():
 def test_compact_storage_and_distributions():
     pre, post, weight, delay, t = pairs(Projection("A", "B", "fixed_indegree", k=50, weight=Normal(1.0, 0.2),
                                                    delay_ms=Uniform(0.5, 2.0)))
-    assert t.targets.dtype == np.int32 and t.weights.dtype == np.float32 and t.delays.dtype == np.int16
+    assert t.targets.dtype == np.uint32 and t.weights.dtype == np.float32 and t.delays.dtype == np.int16
     assert abs(weight.mean() - 1.0) < 0.01 and abs(weight.std() - 0.2) < 0.01
     assert delay.min() >= 5 and delay.max() <= 20
     _, _, _, _, constant = pairs(Projection("A", "B", "fixed_indegree", k=50, weight=0.3, delay_ms=1.0))

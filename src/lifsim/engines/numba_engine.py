@@ -15,6 +15,7 @@ Kernels are cached on disk: a second process does not compile again.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numba
@@ -38,6 +39,11 @@ MIN_PARALLEL_SLICE = 100_000
 #: Initial spike buffer per block, in blocks' worth of neurons (a block needs room for one full step).
 INITIAL_SPIKES_PER_NEURON = 4
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
+
+# OpenMP's threads spin between parallel regions by default, taking the core that draws the
+# next chunk's input; let them sleep instead. Read when the first parallel kernel starts its
+# threads, after this import; a setting made before stays.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def version() -> str:

@@ -2,7 +2,8 @@
 
 Each projection draws from its own random stream (`lifsim.streams.connectivity_rng`),
 so the synapses of one projection do not depend on the others. Its synapses are stored
-by source neuron: row ``i`` lists the targets of source ``i`` in ascending order (int32),
+by source neuron: row ``i`` lists the targets of source ``i`` in ascending order (uint32:
+unsigned, so that compiled loops index with them unchecked),
 with a float32 weight and an int16 delay (in steps) per synapse only where they differ
 between synapses. All projections of a run are kept end to end in one `Connectivity`,
 the arrays the engines deliver spikes with.
@@ -224,8 +225,8 @@ def _assemble(projections, built, layout) -> Network:
     for proj, b in zip(projections, built):
         lo, hi = spans[proj.source]
         slot = layout.slot(layout.population(proj.target).receptor(proj.receptor).name)
-        targets = b.targets.astype(np.int32, copy=False)
-        targets += np.int32(slot * n + spans[proj.target][0])
+        targets = b.targets.astype(np.int32, copy=False).view(np.uint32)  # local indices, never negative
+        targets += np.uint32(slot * n + spans[proj.target][0])
         tables["indptr"].append(b.indptr + counts["synapses"])
         tables["targets"].append(targets)
         weight_varies, delay_varies = np.ndim(b.weight) > 0, np.ndim(b.delay) > 0
@@ -251,7 +252,7 @@ def _assemble(projections, built, layout) -> Network:
              "weight_shift": np.int64, "weight_value": np.float32, "delay_varies": np.bool_,
              "delay_shift": np.int64, "delay_value": np.int64}
     arrays = Connectivity(
-        indptr=_joined(tables["indptr"], np.int64), targets=_joined(tables["targets"], np.int32),
+        indptr=_joined(tables["indptr"], np.int64), targets=_joined(tables["targets"], np.uint32),
         weights=_joined(tables["weights"], np.float32), delays=_joined(tables["delays"], np.int16),
         **{key: np.asarray(values, dtype=types[key]).reshape(-1) for key, values in info.items()},
         by_population=by_pop, order=order, population_of=layout.population_of())

@@ -18,6 +18,8 @@ MIN_LOAD = 1.0 / 64
 SPIKE_RATE_CEILING_HZ = 500.0
 #: Bytes per output spike: its time (float64) and neuron (int32), twice while the chunks are joined.
 BYTES_PER_SPIKE = 24
+#: Numbers drawn per neuron and step from which the input gets a thread of its own.
+INPUT_AHEAD_LOAD = 1.0
 #: Bytes per synapse that building a projection holds besides what it keeps (draws, sorting).
 BUILD_BYTES_PER_SYNAPSE = 16
 
@@ -29,8 +31,9 @@ class Plan:
     ``slots``: steps of future input held for delayed spikes (0 without projections);
     ``slice_steps``: steps the neurons may run between deliveries of spikes (the
     smallest delay; the whole chunk without projections); ``input_ahead``: whether the
-    next chunk's input is drawn while the engine runs (a run of several threads and
-    chunks: it holds two chunks of input).
+    next chunk's input is drawn on a thread of its own while the engine runs on the
+    others (a run of several threads and chunks whose stimuli draw random numbers for
+    every neuron and step: it holds two chunks of input).
     """
 
     chunk_steps: int
@@ -111,8 +114,8 @@ def plan(config, memory_limit: int | None = None) -> Plan:
     steps_per_chunk = chunk_steps(config)
     min_delay, max_delay = config.delay_range()
     slots = max_delay + min_delay if config.projections else 0
-    ahead = (config.threads or available_cores()) > 1 and config.steps > steps_per_chunk \
-        and config.engine != "numpy"
+    ahead = ((config.threads or available_cores()) > 1 and config.steps > steps_per_chunk
+             and config.engine != "numpy" and sum(s.elements_per_step() for s in config.stimuli) >= INPUT_AHEAD_LOAD)
     memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1)
     limit = available_memory() if memory_limit is None else memory_limit
     needed = sum(memory.values())

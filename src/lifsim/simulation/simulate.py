@@ -60,7 +60,7 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     rec_neurons = config.record.neuron_indices(config.n_neurons)
     setup = engines.EngineSetup(
         n_neurons=config.n_neurons, method=config.method, coefficients=coef, receptors=receptors,
-        dtype=config.dtype, synaptic=_synaptic(config, state, network), threads=config.threads,
+        dtype=config.dtype, synaptic=_synaptic(config, state, network), threads=_engine_threads(config, run_plan),
         options=tuple(engine_options), chunk_steps=min(run_plan.chunk_steps, config.steps),
         time_varying=any(s.varies() for s in config.stimuli), sample_every=config.record.every,
         recorded=config.record.variables if rec_neurons.size else (), recorded_neurons=rec_neurons.size,
@@ -119,6 +119,13 @@ def input_generator(config: RunConfig, charge=None) -> InputGenerator:
     return InputGenerator(config.stimuli, config.placements, config.n_neurons, len(config.layout.receptors),
                           config.dt_ms, charge, config.dtype, config.seed, config.record.input_spikes,
                           config.threads or available_cores())
+
+
+def _engine_threads(config: RunConfig, run_plan) -> int | None:
+    """The engine's threads: the run's, less the one that draws the input ahead."""
+    if not run_plan.input_ahead:
+        return config.threads
+    return (config.threads or available_cores()) - 1
 
 
 def _synaptic(config, state, network) -> bool:
