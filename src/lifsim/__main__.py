@@ -1,7 +1,5 @@
 """``python -m lifsim``: the same as the ``lifsim`` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -7,6 +7,7 @@ range, and exits with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import warnings
@@ -163,6 +164,19 @@ def main(argv=None) -> int:
     except ParameterError as error:
         print(f"lifsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def entry() -> None:
+    """The ``lifsim`` command: `main`, then exit with its status.
+
+    Before exiting, every object is moved out of the garbage collector's reach
+    (``gc.freeze``): the interpreter's last full collection would otherwise walk numba's
+    and LLVM's many objects for about 0.2 s, and nothing of lifsim's waits for it (its files
+    are closed when written).
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

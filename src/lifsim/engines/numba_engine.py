@@ -36,6 +36,9 @@ BLOCK = 2048
 #: Neuron-steps per slice below which a run stays on one thread: waking the worker threads
 #: for each slice (tens of µs) would cost more than they save.
 MIN_PARALLEL_SLICE = 100_000
+#: Slices shorter than this many steps run one block per thread: a block's state cannot
+#: stay in cache across so few steps, and every block costs a little per step.
+SHORT_SLICE = 16
 #: Initial spike buffer per block, in blocks' worth of neurons (a block needs room for one full step).
 INITIAL_SPIKES_PER_NEURON = 4
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
@@ -552,15 +555,15 @@ class Runner:
     def __init__(self, setup: EngineSetup):
         self.setup = setup
         self.threads = setup.threads or numba.config.NUMBA_NUM_THREADS
-        self.block = _block_size(setup.n_neurons, self.threads)
+        slice_steps = min(setup.slice_steps, setup.chunk_steps)
+        self.parallel = self.threads > 1 and setup.n_neurons * slice_steps >= MIN_PARALLEL_SLICE
+        self.block = _block_size(setup.n_neurons, self.threads if self.parallel else 1, slice_steps < SHORT_SLICE)
         self.n_blocks = -(-setup.n_neurons // self.block)
         self.cap = INITIAL_SPIKES_PER_NEURON * self.block
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         self.zero = setup.dtype(0)
         rc = setup.receptors
         self.receptors = _Receptors(rc.decay, rc.s, rc.current)
-        work_per_slice = setup.n_neurons * min(setup.slice_steps, setup.chunk_steps)
-        self.parallel = self.threads > 1 and work_per_slice >= MIN_PARALLEL_SLICE
         size = self.block
         self.scratch = _Scratch(np.zeros((self.n_blocks, -(-size // 8)), np.uint64),
                                 np.zeros((self.n_blocks, size), setup.dtype),
@@ -646,9 +649,10 @@ class Runner:
         return buf._replace(neuron=self.spike_neuron)
 
 
-def _block_size(n_neurons: int, threads: int) -> int:
-    """Equal blocks of at most BLOCK neurons, as many as a multiple of ``threads``."""
-    blocks = -(-n_neurons // BLOCK)
+def _block_size(n_neurons: int, threads: int, short_slices: bool) -> int:
+    """Equal blocks, as many as a multiple of ``threads``: of at most BLOCK neurons, or one
+    per thread for short slices."""
+    blocks = threads if short_slices else -(-n_neurons // BLOCK)
     blocks = -(-blocks // threads) * threads if blocks > 1 else 1
     return -(-n_neurons // blocks)
 
