@@ -52,6 +52,7 @@ POPULATION_PANELS = ("raster", "rate", "u", "cv")
     "a list of tables {name, kind, tau_ms}", "a number, a list of numbers, {normal = [mean, sd]} or "
     "{uniform = [low, high]}", "a number, a list of numbers or {uniform = [low, high]}",
     "a list of whole numbers")
+TABLE, TABLE_LIST = "a table", "a list of tables"
 
 TOP_KEYS = {
     "name": STR, "description": STR, "duration_ms": NUMBER, "dt_ms": NUMBER, "method": STR,
@@ -62,7 +63,7 @@ LISTS = ("stimulus", "population", "projection")
 MODEL_KEYS = {f.name: VALUES for f in fields(LIFParams)}
 RECORD_KEYS = {"variables": STRINGS, "neurons": NEURONS, "every": INT, "input_spikes": BOOL}
 PLOT_KEYS = {"panels": STRINGS, "title": STR}
-POPULATION_KEYS = {"name": STR, "size": SIZE, "receptors": RECEPTORS, "u_init": VALUES, "model": "a table"}
+POPULATION_KEYS = {"name": STR, "size": SIZE, "receptors": RECEPTORS, "u_init": VALUES, "model": TABLE}
 RECEPTOR_KEYS = {"name": STR, "kind": STR, "tau_ms": NUMBER}
 PROJECTION_KEYS = {"source": STR, "target": STR, "rule": STR, "receptor": STR, "p": NUMBER, "k": SIZE,
                    "pre": INDICES, "post": INDICES, "weight": WEIGHTS, "delay_ms": DELAYS, "autapses": BOOL,
@@ -143,10 +144,7 @@ def load(name_or_path: str, **overrides) -> Experiment:
 
 
 def _build(data: dict, overrides: dict, source: str) -> Experiment:
-    _check_keys("", data, {**TOP_KEYS, **{t: "a table" for t in TABLES}, **{k: "a list of tables" for k in LISTS}})
-    for key, kind in TOP_KEYS.items():
-        if key in data:
-            _check_type(key, data[key], kind)
+    _check_table("", data, {**TOP_KEYS, **{t: TABLE for t in TABLES}, **{k: TABLE_LIST for k in LISTS}})
     overrides = dict(overrides)
     for key, low in (("seed", 0), ("neurons", 1), ("order", 1)):  # before any value is drawn with them
         if overrides.get(key, data.get(key)) is not None:
@@ -182,10 +180,7 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
 def _plot(plot, population: bool):
     if not isinstance(plot, dict):
         raise ParameterError("plot must be a table")
-    _check_keys("plot", plot, PLOT_KEYS)
-    for key, kind in PLOT_KEYS.items():
-        if key in plot:
-            _check_type(f"plot.{key}", plot[key], kind)
+    _check_table("plot", plot, PLOT_KEYS)
     panels = tuple(plot.get("panels", POPULATION_PANELS if population else ("i_in", "u")))
     for panel in panels:
         if panel not in PANELS:
@@ -234,15 +229,9 @@ def _network(data: dict, values, settings: dict, neurons, order) -> int | None:
     if not populations:
         raise ParameterError("population: a network needs at least one [[population]]")
     for i, table in enumerate(populations):
-        _check_keys(f"population[{i}]", table, POPULATION_KEYS)
-        for key, kind in POPULATION_KEYS.items():
-            if key in table and kind != "a table":
-                _check_type(f"population[{i}].{key}", table[key], kind)
+        _check_table(f"population[{i}]", table, POPULATION_KEYS)
     for i, table in enumerate(projections):
-        _check_keys(f"projection[{i}]", table, PROJECTION_KEYS)
-        for key, kind in PROJECTION_KEYS.items():
-            if key in table:
-                _check_type(f"projection[{i}].{key}", table[key], kind)
+        _check_table(f"projection[{i}]", table, PROJECTION_KEYS)
     file_order = data.get("order")
     order = order if order is not None else file_order
     sizes = [_size(f"population[{i}].size", t.get("size"), order, values) for i, t in enumerate(populations)]
@@ -322,10 +311,7 @@ def _population(index: int, table: dict, size: int, shared: dict, values) -> Pop
 
 
 def _receptor(name: str, table) -> Receptor:
-    _check_keys(name, table, RECEPTOR_KEYS)
-    for key, kind in RECEPTOR_KEYS.items():
-        if key in table:
-            _check_type(f"{name}.{key}", table[key], kind)
+    _check_table(name, table, RECEPTOR_KEYS)
     try:
         return Receptor(**table)
     except ParameterError as error:
@@ -381,10 +367,7 @@ def _stimulus(index: int, table: dict, values, sizes: dict, neurons):
 def _record(table: dict, populations) -> Record:
     if not isinstance(table, dict):
         raise ParameterError("record must be a table")
-    _check_keys("record", table, RECORD_KEYS)
-    for key, kind in RECORD_KEYS.items():
-        if key in table:
-            _check_type(f"record.{key}", table[key], kind)
+    _check_table("record", table, RECORD_KEYS)
     resolved = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
     if isinstance(table.get("neurons"), dict):
         resolved["neurons"] = _per_population_neurons(table["neurons"], populations)
@@ -419,6 +402,15 @@ def _resolve_table(name: str, table: dict, keys: dict, values, neurons, stream: 
         _check_type(f"{name}.{key}", value, keys[key])
         out[key] = values.resolve(f"{stream or name}.{key}", value, neurons) if keys[key] == VALUES else value
     return out
+
+
+def _check_table(name: str, table: dict, keys: dict) -> None:
+    """Unknown keys refused, and every present value of its kind; nested tables are checked
+    where they are read."""
+    _check_keys(name, table, keys)
+    for key, kind in keys.items():
+        if key in table and kind not in (TABLE, TABLE_LIST):
+            _check_type(f"{name}.{key}" if name else key, table[key], kind)
 
 
 def _check_keys(name: str, table: dict, allowed: dict) -> None:
