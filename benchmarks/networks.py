@@ -73,11 +73,18 @@ def speed(args, peer_python, work) -> dict:
                             "loops": [loop_of(r) for r in runs],
                             "process_s": statistics.median(r["process_s"] for r in runs),
                             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
-                            "build_s": statistics.median(r.get("build_s", float("nan")) for r in runs),
+                            "build_s": _median_build(runs),
                             "spikes": runs[0]["spikes"], "rates": _rates(runs[0])}
                            for label, runs in rows.items()]
         print(speed_table(network, report[network]), flush=True)
     return report
+
+
+def _median_build(runs: list):
+    """The median build time, or None where the simulator does not report one (Brian2
+    standalone builds its synapses inside the binary's run)."""
+    times = [r["build_s"] for r in runs if "build_s" in r]
+    return statistics.median(times) if times else None
 
 
 def _rates(row: dict) -> dict:
@@ -104,7 +111,8 @@ def speed_table(network: str, rows: list) -> str:
         rates = ", ".join(f"{k} {v:.2f}" for k, v in row["rates"].items())
         loop_gain = f"{row['loop_s'] / lifsim_1['loop_s']:.1f}×" if peer else "—"
         process_gain = f"{row['process_s'] / lifsim_1['process_s']:.1f}×" if peer else "—"
-        lines.append(f"| {row['label']} | {row['loop_s']:.3f} | {row['process_s']:.2f} | {row['build_s']:.3f} | "
+        build = "—" if row["build_s"] is None else f"{row['build_s']:.3f}"
+        lines.append(f"| {row['label']} | {row['loop_s']:.3f} | {row['process_s']:.2f} | {build} | "
                      f"{row['peak_rss_mib']:.0f} | {rates} | {loop_gain} | {process_gain} |")
     return "\n".join(lines)
 

@@ -30,6 +30,26 @@ def test_engine_script_runs():
     assert len(rows) == 2 and "| numba |" in rows[1]
 
 
+def test_network_script_runs_lifsim_rows_without_peers():
+    out = run("benchmarks/networks.py", "--peers", "", "--cuba-neurons", "200", "--brunel-order", "20",
+              "--duration", "50", "--repeats", "1", "--cores", "0", "--cores-2", "0,1")
+    assert out.count("| lifsim numba, 2 threads |") == 2 and "brunel: loop and whole process" in out
+
+
+def test_network_validation_runs_over_seeds():
+    out = run("benchmarks/networks.py", "--peers", "", "--networks", "cuba", "--cuba-neurons", "200",
+              "--duration", "50", "--validate", "2", "--cores", "0")
+    rows = re.findall(r"^\| lifsim \| (E|I) \| [0-9.]+ ± [0-9.]+ \|", out, flags=re.MULTILINE)
+    assert rows == ["E", "I"] and "cuba: mean over 2 seeds" in out
+
+
+def test_engine_script_runs_a_network():
+    out = run("benchmarks/engines.py", "--case", "cuba", "--engines", "numpy,numba", "--neurons", "200",
+              "--duration", "50", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.startswith("| cuba |")]
+    assert len(rows) == 2 and "| numba |" in rows[1]
+
+
 def test_docs_build_without_warnings(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")

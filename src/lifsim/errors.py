@@ -32,7 +32,8 @@ def require_finite(name: str, value) -> None:
     """Refuse NaN and infinities anywhere in ``value``."""
     array = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(array)):
-        raise ParameterError(f"{name} must be a finite number (got {_describe(value)} with NaN or inf)")
+        where = "" if array.ndim == 0 else " with NaN or inf"
+        raise ParameterError(f"{name} must be a finite number (got {_describe(value)}{where})")
 
 
 def require_range(name: str, value, *, low=None, high=None, low_open=False, high_open=False,
