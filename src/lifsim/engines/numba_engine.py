@@ -36,6 +36,10 @@ BLOCK = 2048
 #: Neuron-steps per slice below which a run stays on one thread: waking the worker threads
 #: for each slice (tens of µs) would cost more than they save.
 MIN_PARALLEL_SLICE = 100_000
+#: Synaptic events per slice (spikes × mean out-degree) below which delivery stays on one
+#: thread, for the same reason; above, it runs in parallel even when the stepping does not
+#: (short slices of a network with a short minimum delay).
+MIN_PARALLEL_DELIVERY = 100_000
 #: Slices shorter than this many steps run one block per thread: a block's state cannot
 #: stay in cache across so few steps, and every block costs a little per step.
 SHORT_SLICE = 16
@@ -408,6 +412,12 @@ def _lower_bound(values, lo, hi, value):
 
 
 @njit(inline="always")
+def _ring_slot(slot, slots):
+    """``slot % slots`` for ``0 <= slot < 2·slots``."""
+    return slot - slots if slot >= slots else slot
+
+
+@njit(inline="always")
 def _send(net, pending, source, base, slots, first_target, stop_target, split):
     """The synapses of one spike whose targets lie in ``[first_target, stop_target)``, projection
     after projection: ``pending[(base + delay) % slots, target] += weight``."""
@@ -419,24 +429,29 @@ def _send(net, pending, source, base, slots, first_target, stop_target, split):
         if split:
             lo = _lower_bound(net.targets, lo, hi, first_target)
             hi = _lower_bound(net.targets, lo, hi, stop_target)
+        # local views and a loop per weight kind: the stores into ``pending`` could alias the
+        # tables as far as the compiler knows, so nothing is re-read per synapse
+        targets = net.targets[lo:hi]
         if net.delay_varies[p]:
-            shift = net.delay_shift[p]
-            for s in range(lo, hi):
-                slot = base + net.delays[shift + s]
-                slot = slot - slots if slot >= slots else slot
-                weight = net.weights[net.weight_shift[p] + s] if net.weight_varies[p] else net.weight_value[p]
-                pending[slot, net.targets[s]] += weight
-        else:
-            slot = base + net.delay_value[p]
-            target_row = pending[slot - slots if slot >= slots else slot]
+            delays = net.delays[net.delay_shift[p] + lo:net.delay_shift[p] + hi]
             if net.weight_varies[p]:
-                shift = net.weight_shift[p]
-                for s in range(lo, hi):
-                    target_row[net.targets[s]] += net.weights[shift + s]
+                weights = net.weights[net.weight_shift[p] + lo:net.weight_shift[p] + hi]
+                for s in range(hi - lo):
+                    pending[_ring_slot(base + delays[s], slots), targets[s]] += weights[s]
             else:
                 weight = net.weight_value[p]
-                for s in range(lo, hi):
-                    target_row[net.targets[s]] += weight
+                for s in range(hi - lo):
+                    pending[_ring_slot(base + delays[s], slots), targets[s]] += weight
+        else:
+            target_row = pending[_ring_slot(base + net.delay_value[p], slots)]
+            if net.weight_varies[p]:
+                weights = net.weights[net.weight_shift[p] + lo:net.weight_shift[p] + hi]
+                for s in range(hi - lo):
+                    target_row[targets[s]] += weights[s]
+            else:
+                weight = net.weight_value[p]
+                for s in range(hi - lo):
+                    target_row[targets[s]] += weight
 
 
 @njit(inline="always")
@@ -473,10 +488,10 @@ def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions):
 
 @njit(nogil=True, cache=True)
 def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, stepped, zero, first,
-               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions):
+               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions, parallel_spikes):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
     then (in a network) the slice's spikes are delivered, split by target into as many
-    shares as ``positions`` has rows. Returns the step reached: less than ``steps`` when a
+    shares as ``positions`` has rows when the slice has at least ``parallel_spikes``. Returns the step reached: less than ``steps`` when a
     block's spike buffer filled up (grow the buffers and call again). Releases the GIL, so
     that the next chunk's input can be drawn meanwhile."""
     start = first
@@ -491,7 +506,8 @@ def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, ne
         if buf.reached.min() < end:
             return start
         if net is not None:
-            if parallel:
+            sent = buf.per_step[:, start:end].sum()
+            if positions.shape[0] > 1 and sent >= parallel_spikes:
                 _deliver_parallel(net, pending, buf, start, end, k0, slots, positions)
             else:
                 _deliver_serial(net, pending, buf, start, end, k0, slots, positions)
@@ -569,7 +585,10 @@ class Runner:
                                 np.zeros((self.n_blocks, size), setup.dtype),
                                 np.zeros((self.n_blocks, setup.n_receptors, size), setup.dtype),
                                 np.zeros((self.n_blocks, size), setup.dtype))
-        self.positions = np.zeros((self.threads if self.parallel else 1, self.n_blocks), np.int64)
+        shares = self.threads if setup.network is not None else 1
+        self.positions = np.zeros((shares, self.n_blocks), np.int64)
+        synapses = 0 if setup.network is None else setup.network.targets.size
+        self.parallel_spikes = MIN_PARALLEL_DELIVERY * setup.n_neurons / synapses if synapses else np.inf
         self._warm_up()
 
     def _warm_up(self):
@@ -600,7 +619,7 @@ class Runner:
                     METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, chunk.current, events, dense, pending,
                     setup.network, setup.coefficients, self.receptors, self.receptors if setup.synaptic else None,
                     self.zero, reached, steps, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
-                    self.parallel, self.positions)
+                    self.parallel, self.positions, self.parallel_spikes)
                 if reached >= steps:
                     break
                 buf = self._grow_spike_buffers(buf)
