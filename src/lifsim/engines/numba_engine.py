@@ -491,9 +491,10 @@ def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, ne
                steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions, parallel_spikes):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
     then (in a network) the slice's spikes are delivered, split by target into as many
-    shares as ``positions`` has rows when the slice has at least ``parallel_spikes``. Returns the step reached: less than ``steps`` when a
-    block's spike buffer filled up (grow the buffers and call again). Releases the GIL, so
-    that the next chunk's input can be drawn meanwhile."""
+    shares as ``positions`` has rows when the slice has at least ``parallel_spikes`` spikes.
+    Returns the step reached: less than ``steps`` when a block's spike buffer filled up
+    (grow the buffers and call again). Releases the GIL, so that the next chunk's input can
+    be drawn meanwhile."""
     start = first
     while start < steps:
         end = min(start + slice_steps, steps)
