@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 
 #: Keys of each run that a several-method experiment's JSON keeps per method.
-RUN_KEYS = ("spikes", "input_spikes", "weights", "population_statistics", "timings_s")
+RUN_KEYS = ("spikes", "input_spikes", "weights", "population_statistics")
+#: The only part of a run's description that changes between runs with the same seed: it
+#: goes to its own file, so that the JSON and the NPZ of such runs are the same bytes.
+TIMINGS = "timings_s"
 
 
 def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
-    """The figure, the arrays and the JSON description of an experiment's runs; returns the paths."""
+    """The figure, the arrays, the JSON description of an experiment's runs and their
+    timings (a file of their own); returns the paths."""
     from ..plotting import fi_data, save
 
     stem = out_dir / exp.config.name
@@ -31,10 +35,14 @@ def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
         summary["fi"] = {"currents_mA": curve["currents_mA"].tolist(),
                          "rates_hz": {m: r.tolist() for m, r in curve["rates_hz"].items()},
                          "predicted_hz": {m: r.tolist() for m, r in curve["predicted_hz"].items()}}
+    summary.pop(TIMINGS, None)
     np.savez_compressed(npz, **arrays)
     js = stem.with_suffix(".json")
     js.write_text(json.dumps(summary, indent=1) + "\n")
-    return [png, npz, js]
+    timings = stem.with_name(f"{stem.name}.timings.json")
+    per_method = {r.config.method: {k: round(v, 6) for k, v in r.timings.items()} for r in results}
+    timings.write_text(json.dumps(per_method, indent=1) + "\n")
+    return [png, npz, js, timings]
 
 
 def summary_text(exp, results, written) -> str:
