@@ -215,3 +215,23 @@ def test_bench_refuses_bad_sizes(capsys):
     assert "neurons must be a whole number >= 1" in capsys.readouterr().err
     assert cli.main(["bench", "B", "--dt", "0"]) == 2
     assert "dt must be > 0" in capsys.readouterr().err
+
+
+
+def test_ctrl_c_stops_with_one_line_status_130_and_says_what_was_saved(tmp_path, monkeypatch, capsys):
+    from lifsim.simulation import simulate as simulate_module
+
+    real, calls = simulate_module.simulate, []
+
+    def interrupted_on_the_second_experiment(config, **options):
+        calls.append(config.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, **options)
+
+    monkeypatch.setattr(simulate_module, "simulate", interrupted_on_the_second_experiment)
+    assert cli.main(["run", "all", "--out", str(tmp_path), "--quiet"]) == cli.EXIT_INTERRUPTED == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines() == [f"lifsim: interrupted; saved square in {tmp_path}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["square.json", "square.npz", "square.png",
+                                                          "square.timings.json"]

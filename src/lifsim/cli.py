@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -22,6 +23,8 @@ from .timegrid import grid
 
 ARTICLE_EXPERIMENTS = ("square", "noise", "synaptic")
 EXIT_BAD_INPUT = 2
+#: The exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,6 +160,7 @@ def engine_options(args, engine: str) -> tuple:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.saved = []  # the experiments whose outputs are all written, for an interrupted run's note
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
@@ -164,6 +168,10 @@ def main(argv=None) -> int:
     except ParameterError as error:
         print(f"lifsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        saved = f"saved {', '.join(args.saved)} in {args.out}" if args.saved else "nothing was saved"
+        print(f"\nlifsim: interrupted; {saved}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:
@@ -176,6 +184,12 @@ def entry() -> None:
     """
     status = main()
     gc.freeze()
+    if status == EXIT_INTERRUPTED:
+        # leave at once: the thread drawing input ahead may still be busy, and the
+        # interpreter's shutdown would wait for it (and, now and then, die of the signal)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     sys.exit(status)
 
 
@@ -211,6 +225,7 @@ def _run(args) -> int:
 
             target = args.save if len(loaded) == 1 else args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix")
             written.append(save_nix(results, target))
+        args.saved.append(exp.config.name)
         if not args.quiet:
             print(summary_text(exp, results, written))
     return 0
