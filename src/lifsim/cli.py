@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, engines
-from .errors import ParameterError
+from .errors import ParameterError, require_range
 from .neuron.rule import METHODS, PRECISIONS
 from .timegrid import grid
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_run(commands)
     _add_bench(commands)
+    _add_export(commands)
     _add_show(commands)
     _add_info(commands)
     return parser
@@ -135,8 +136,30 @@ def _add_run(commands) -> None:
                           "with one constant current, such as fi (default: the experiment's; fi: 0:4:0.05)")
     run.add_argument("--save", type=Path, default=None, metavar="FILE.nix",
                      help="also write the run(s) as Neo objects to a NIX file (default: none)")
+    run.add_argument("--stream", type=Path, default=None, metavar="DIR",
+                     help="stream each run into DIR/RUN as it goes (RUN: the experiment's name, with -METHOD when "
+                          "it runs several methods): segments of spikes and traces, each with a checkpoint; a "
+                          "killed run continues with --resume (default: no stream)")
+    run.add_argument("--resume", action="store_true",
+                     help="with --stream: continue each run from its last committed segment (the same run, "
+                          "checked); a finished stream is read back, a missing one begun")
+    run.add_argument("--segment-s", type=float, default=None, metavar="S",
+                     help="with --stream: wall-clock seconds between two commits, >= 0 (default: 10)")
     _add_tensorflow_options(run)
     run.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export", help="write a finished stream's run as the files of lifsim run (and NIX)",
+        description="Read a finished stream (lifsim run --stream) and write what lifsim run writes for it "
+                    "into --out: RUN.png, RUN.npz, RUN.json and RUN.timings.json; with --save, a NIX file too.")
+    export.add_argument("stream", type=Path, metavar="STREAM", help="the stream of one run (DIR/RUN)")
+    export.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
+                        help="directory for the figure and data files (default: %(default)s)")
+    export.add_argument("--save", type=Path, default=None, metavar="FILE.nix",
+                        help="also write the run as Neo objects to a NIX file (default: none)")
+    export.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _add_tensorflow_options(parser) -> None:
@@ -170,8 +193,24 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         saved = f"saved {', '.join(args.saved)} in {args.out}" if args.saved else "nothing was saved"
-        print(f"\nlifsim: interrupted; {saved}", file=sys.stderr)
+        print(f"\nlifsim: interrupted; {saved}{_streamed(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _streamed(args) -> str:
+    """What the streams of an interrupted run hold, for its note."""
+    from .io.stream import StreamError, read_manifest
+
+    held = []
+    for folder in getattr(args, "streams", ()):
+        try:
+            manifest = read_manifest(folder)
+        except StreamError:
+            continue
+        if manifest["segments"] and not manifest["complete"]:
+            reached = manifest["segments"][-1]["k1"] * manifest["dt_ms"]
+            held.append(f"{folder} holds {reached:g} of {manifest['steps'] * manifest['dt_ms']:g} ms")
+    return f"; {', '.join(held)}: continue with --resume" if held else ""
 
 
 def entry() -> None:
@@ -208,17 +247,16 @@ def _run(args) -> int:
                      currents=args.currents, order=args.order)
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     options = [engine_options(args, exp.config.engine) for exp in loaded]
+    streams = _stream_folders(args, loaded)
     if args.save is not None:
         from .io.neo_io import check_nix_path
 
         check_nix_path(args.save)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ParameterError(f"out must be a folder that can be created or written ({error.strerror}: {args.out})")
-    for exp, engine_switches in zip(loaded, options):
-        results = [simulate(config, progress=not args.quiet, engine_options=engine_switches)
-                   for config in exp.configs()]
+    _make_out(args.out)
+    for exp, engine_switches, folders in zip(loaded, options, streams):
+        results = [simulate(config, progress=not args.quiet, engine_options=engine_switches, stream=folder,
+                            resume=args.resume, segment_s=args.segment_s)
+                   for config, folder in zip(exp.configs(), folders)]
         written = write_outputs(exp, results, args.out)
         if args.save is not None:
             from .io.neo_io import save_nix
@@ -229,6 +267,61 @@ def _run(args) -> int:
         if not args.quiet:
             print(summary_text(exp, results, written))
     return 0
+
+
+def _stream_folders(args, loaded) -> list:
+    """Each run's stream folder (None without --stream), checked before any run."""
+    from .io.stream import SEGMENT_SECONDS, check_folder
+
+    if args.stream is None:
+        for option, given in (("--resume", args.resume), ("--segment-s", args.segment_s is not None)):
+            if given:
+                raise ParameterError(f"{option} needs --stream DIR")
+        return [[None] * len(exp.configs()) for exp in loaded]
+    if args.segment_s is None:
+        args.segment_s = SEGMENT_SECONDS
+    require_range("--segment-s", args.segment_s, low=0.0, unit="s")
+    folders = [[args.stream / (exp.config.name if len(exp.configs()) == 1 else f"{exp.config.name}-{c.method}")
+                for c in exp.configs()] for exp in loaded]
+    args.streams = [folder for run_folders in folders for folder in run_folders]
+    for folder in args.streams:
+        check_folder(folder, args.resume)
+    return folders
+
+
+def _export(args) -> int:
+    from .io import experiment_file as experiment
+    from .io.outputs import summary_text, write_outputs
+    from .io.stream import EXPERIMENT, StreamError, read_manifest
+    from .simulation.simulate import simulate
+
+    manifest = read_manifest(args.stream)
+    if not manifest["complete"]:
+        reached = manifest["segments"][-1]["k1"] if manifest["segments"] else 0
+        raise StreamError(f"stream {args.stream} is not finished ({reached} of {manifest['steps']} steps): "
+                          "continue it with lifsim run ... --stream --resume first")
+    if args.save is not None:
+        from .io.neo_io import check_nix_path
+
+        check_nix_path(args.save)
+    exp = experiment.load(str(args.stream / EXPERIMENT))
+    _make_out(args.out)
+    result = simulate(exp.config, stream=args.stream, resume=True)
+    written = write_outputs(exp, [result], args.out)
+    if args.save is not None:
+        from .io.neo_io import save_nix
+
+        written.append(save_nix([result], args.save))
+    if not args.quiet:
+        print(summary_text(exp, [result], written))
+    return 0
+
+
+def _make_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"out must be a folder that can be created or written ({error.strerror}: {out})")
 
 
 def _currents(text: str) -> np.ndarray:
@@ -272,4 +365,4 @@ def _show(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "bench": _bench, "show": _show, "info": _info}
+COMMANDS = {"run": _run, "bench": _bench, "export": _export, "show": _show, "info": _info}

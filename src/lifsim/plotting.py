@@ -78,8 +78,11 @@ def new_axes(width: float = 8.0, height: float = 3.0):
 
 
 def save(results, panels, path: Path, title: str = "") -> Path:
-    """Draw ``panels`` of ``results`` into a PNG file at ``path``."""
-    figure(results, panels, title).savefig(path, dpi=120)
+    """Draw ``panels`` of ``results`` into a PNG file at ``path`` (atomically: the whole file or none)."""
+    from .io.files import atomic_path
+
+    with atomic_path(path) as temporary:
+        figure(results, panels, title).savefig(temporary, dpi=120, format="png")
     return Path(path)
 
 

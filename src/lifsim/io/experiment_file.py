@@ -540,6 +540,12 @@ def render(exp: Experiment) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_config(config: RunConfig) -> str:
+    """A run as TOML (`render` of an experiment with that run alone and the default figure)."""
+    panels, _ = _plot({}, bool(config.populations) or config.n_neurons > 1)
+    return render(Experiment(config, panels, config.name, "", "a run of lifsim.simulate", (config.method,)))
+
+
 def _render_model(name: str, model: LIFParams, exp: Experiment) -> list:
     return [_line(f"{name}.{f.name}", f.name, model.reset if f.name == "u_reset" else getattr(model, f.name),
                   exp, f"  # {UNITS[f.name]}") for f in fields(LIFParams)]

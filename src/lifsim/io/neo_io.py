@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..recording import VARIABLES
+from .files import atomic_path
 
 
 def to_neo(result, neurons=None):
@@ -79,7 +80,7 @@ def save_nix(results, path) -> Path:
     for block, result in zip(blocks, results):
         if len(results) > 1:
             block.name = f"{result.config.name} ({result.config.method})"
-    with NixIO(str(path), mode="ow") as io:  # "ow": overwrite
+    with atomic_path(path) as temporary, NixIO(str(temporary), mode="ow") as io:  # "ow": overwrite
         io.write_all_blocks(blocks)
     return path
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path, write_text
+
 #: Keys of each run that a several-method experiment's JSON keeps per method.
 RUN_KEYS = ("spikes", "input_spikes", "weights", "population_statistics")
 #: The only part of a run's description that changes between runs with the same seed: it
@@ -16,7 +18,7 @@ TIMINGS = "timings_s"
 
 def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
     """The figure, the arrays, the JSON description of an experiment's runs and their
-    timings (a file of their own); returns the paths."""
+    timings (a file of their own), each written atomically; returns the paths."""
     from ..plotting import fi_data, save
 
     stem = out_dir / exp.config.name
@@ -36,12 +38,11 @@ def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
                          "rates_hz": {m: r.tolist() for m, r in curve["rates_hz"].items()},
                          "predicted_hz": {m: r.tolist() for m, r in curve["predicted_hz"].items()}}
     summary.pop(TIMINGS, None)
-    np.savez_compressed(npz, **arrays)
-    js = stem.with_suffix(".json")
-    js.write_text(json.dumps(summary, indent=1) + "\n")
-    timings = stem.with_name(f"{stem.name}.timings.json")
+    with atomic_path(npz) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **arrays)
+    js = write_text(stem.with_suffix(".json"), json.dumps(summary, indent=1) + "\n")
     per_method = {r.config.method: {k: round(v, 6) for k, v in r.timings.items()} for r in results}
-    timings.write_text(json.dumps(per_method, indent=1) + "\n")
+    timings = write_text(stem.with_name(f"{stem.name}.timings.json"), json.dumps(per_method, indent=1) + "\n")
     return [png, npz, js, timings]
 
 

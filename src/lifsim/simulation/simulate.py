@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from ..neuron.rule import METHOD_TABLE, STEP_DTYPE, as_dtype, coefficients
 from ..neuron.state import LIFState
 from ..recording import ChunkRecording, sample_rows
 from ..result import Result
+from ..io.stream import SEGMENT_SECONDS, Checkpoint, Committed, open_stream
 from ..stimuli import InputGenerator
+from ..stimuli.generator import InputSpikes
 from ..streams import value_rng
 from ..synapses.receptor import receptor_coefficients
 from .config import RunConfig, available_cores
@@ -26,7 +29,8 @@ from .plan import plan
 
 
 def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_limit: int | None = None,
-             initial_state: LIFState | None = None, engine_options: tuple = (), **settings) -> Result:
+             initial_state: LIFState | None = None, engine_options: tuple = (), stream: str | Path | None = None,
+             resume: bool = False, segment_s: float = SEGMENT_SECONDS, **settings) -> Result:
     """Run one simulation and return its `Result`.
 
     Either pass a `RunConfig` or its fields as keywords (``model``, ``stimuli``,
@@ -39,12 +43,23 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
         initial_state: start from this state (default: each population at its ``u_init``,
             else at rest).
         engine_options: engine-specific switches, as (name, value) pairs.
+        stream: a folder to stream the run into as it goes (`lifsim.io.stream`): its spikes,
+            traces and input spikes in segments, each with a checkpoint to resume from.
+            It must be new or empty, unless ``resume``.
+        resume: continue the run streamed into ``stream`` from its last committed segment
+            (the same run: it is checked); the result is identical to the run never
+            interrupted. A complete stream is read back; a missing or empty one is begun.
+        segment_s: wall-clock seconds between two commits of the stream (at least one
+            chunk each; 0: after every chunk).
     """
     started = time.perf_counter()
     config = RunConfig(**settings) if config is None else config.replace(**settings) if settings else config
     run_plan = plan(config, memory_limit)
     engine = engines.load_engine(config.engine)
     engine.check(config.threads, tuple(engine_options))
+    writer, committed = open_stream(stream, resume, config, run_plan.chunk_steps, initial_state, segment_s)
+    if committed.checkpoint is not None:
+        initial_state = committed.checkpoint.state
     layout = config.layout
     coef = coefficients(layout.model, config.dt_ms, config.method, config.precision)
     receptors = receptor_coefficients(layout, config.dt_ms, config.method, config.precision)
@@ -73,14 +88,19 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     generator = input_generator(config, receptors.charge)
     traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
               for v in config.record.variables}
-    spikes, input_spikes = [], []
     offset = METHOD_TABLE[config.method].spike_offset_steps
-    chunks = _input_chunks(generator, config.steps, run_plan.chunk_steps, run_plan.input_ahead)
-    with _progress_bar(config.steps, progress) as bar:
-        for k0 in range(0, config.steps, run_plan.chunk_steps):
+    first = committed.step
+    if committed.checkpoint is not None:
+        generator.restore(committed.checkpoint.inputs)
+    spikes, input_spikes = _committed_output(committed, traces, offset, config.dt_ms)
+    segment = _Segment(writer, first, segment_s, config.record.every)
+    chunks = _input_chunks(generator, first, config.steps, run_plan.chunk_steps, run_plan.input_ahead,
+                           writer is not None)
+    with _progress_bar(config.steps, progress, initial=first) as bar:
+        for k0 in range(first, config.steps, run_plan.chunk_steps):
             k1 = min(k0 + run_plan.chunk_steps, config.steps)
             tick = time.perf_counter()
-            chunk = next(chunks)
+            chunk, memory = next(chunks)
             tock = time.perf_counter()
             rows, where = sample_rows(k0, k1, config.record.every)
             recording = ChunkRecording(rows, rec_neurons, {v: a[where] for v, a in traces.items()})
@@ -90,26 +110,70 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             spikes.append(((chunk_spikes.step + offset) * config.dt_ms, chunk_spikes.neuron))
             if chunk.input_spikes is not None:
                 input_spikes.append(chunk.input_spikes)
+            segment.add(k1, chunk_spikes, chunk.input_spikes, traces, state, memory)
             bar.update(k1 - k0)
     timings["total_s"] = time.perf_counter() - started
     return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state, network)
 
 
-def _input_chunks(generator: InputGenerator, steps: int, chunk_steps: int, ahead: bool):
-    """The run's input, chunk by chunk; with ``ahead``, each next chunk is drawn on a thread
-    of its own while the engine runs the current one (the chunks are the same either way)."""
-    bounds = [(k0, min(k0 + chunk_steps, steps)) for k0 in range(0, steps, chunk_steps)]
+def _input_chunks(generator: InputGenerator, first: int, steps: int, chunk_steps: int, ahead: bool,
+                  checkpoints: bool):
+    """The run's input from step ``first``, chunk by chunk, each with the generator's
+    checkpoint just after it was drawn (when ``checkpoints``, else None); with ``ahead``,
+    each next chunk is drawn on a thread of its own while the engine runs the current one
+    (the chunks are the same either way)."""
+    bounds = [(k0, min(k0 + chunk_steps, steps)) for k0 in range(first, steps, chunk_steps)]
+    if not bounds:
+        return
+    memory = generator.checkpoint if checkpoints else lambda: None
     if not ahead:
         for k0, k1 in bounds:
-            yield generator.chunk(k0, k1)
+            yield generator.chunk(k0, k1), memory()
         return
     with ThreadPoolExecutor(1, thread_name_prefix="lifsim-input") as pool:
         upcoming = pool.submit(generator.chunk, *bounds[0])
         for following in bounds[1:] + [None]:
             chunk = upcoming.result()
+            saved = memory()  # the generator is idle: between two chunks
             if following is not None:
                 upcoming = pool.submit(generator.chunk, *following)
-            yield chunk
+            yield chunk, saved
+
+
+class _Segment:
+    """The part of a streamed run not yet committed: the spikes and input spikes of its
+    chunks; committed when ``segment_s`` seconds have passed since the last commit, and at
+    the end of the run."""
+
+    def __init__(self, writer, first: int, segment_s: float, every: int):
+        self.writer, self.k0, self.segment_s, self.every = writer, first, segment_s, every
+        self.spikes, self.inputs, self.since = [], [], time.perf_counter()
+
+    def add(self, k1: int, chunk_spikes, chunk_inputs, traces: dict, state: LIFState, memory) -> None:
+        if self.writer is None:
+            return
+        self.spikes.append(chunk_spikes)
+        if chunk_inputs is not None:
+            self.inputs.append(chunk_inputs)
+        if k1 < self.writer.manifest["steps"] and time.perf_counter() - self.since < self.segment_s:
+            return
+        rows = slice(-(-self.k0 // self.every), -(-k1 // self.every))
+        inputs = tuple(np.concatenate(c) for c in zip(*self.inputs)) if self.inputs else None
+        spikes = (np.concatenate([c.step for c in self.spikes]), np.concatenate([c.neuron for c in self.spikes]))
+        self.writer.commit(self.k0, k1, spikes, {v: a[rows] for v, a in traces.items()}, inputs,
+                           Checkpoint(k1, state, memory))
+        self.k0, self.spikes, self.inputs, self.since = k1, [], [], time.perf_counter()
+
+
+def _committed_output(committed: Committed, traces: dict, offset: int, dt_ms: float) -> tuple[list, list]:
+    """The spikes and input spikes of a stream's committed segments, as the run's first
+    chunks (an empty list each for a new run); their traces are copied into ``traces``."""
+    if committed.checkpoint is None:
+        return [], []
+    for name, values in committed.traces.items():
+        traces[name][:values.shape[0]] = values
+    spikes = [((committed.spike_step + offset) * dt_ms, committed.spike_neuron)]
+    return spikes, [] if committed.input_spikes is None else [InputSpikes(*committed.input_spikes)]
 
 
 def input_generator(config: RunConfig, charge=None) -> InputGenerator:
@@ -226,12 +290,13 @@ class _NoBar:
 PROGRESS_DELAY_S = 1.0
 
 
-def _progress_bar(total_steps: int, enabled: bool, stream=None):
-    """A tqdm bar on ``stream`` (stderr), shown only on a terminal and after PROGRESS_DELAY_S."""
+def _progress_bar(total_steps: int, enabled: bool, stream=None, initial: int = 0):
+    """A tqdm bar on ``stream`` (stderr), shown only on a terminal and after PROGRESS_DELAY_S;
+    ``initial``: steps already done (a resumed run)."""
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
 
     # disable=None: no bar when the stream is not a terminal.
-    return tqdm(total=total_steps, unit="step", unit_scale=True, delay=PROGRESS_DELAY_S, disable=None,
-                leave=False, file=stream)
+    return tqdm(total=total_steps, initial=initial, unit="step", unit_scale=True, delay=PROGRESS_DELAY_S,
+                disable=None, leave=False, file=stream)

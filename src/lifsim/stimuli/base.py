@@ -81,19 +81,48 @@ class Target:
     threads: int = 1
 
 
+class DriveMemory(NamedTuple):
+    """What a drive carries from one chunk to the next (its generators' states, the events
+    it drew ahead), for checkpoints: ``save()`` returns it as a dict of numpy arrays and
+    JSON values; ``load(saved)`` puts it back into a fresh drive of the same run."""
+
+    save: object
+    load: object
+
+
+#: The memory of a drive that carries nothing (its input is a function of the steps alone).
+NO_MEMORY = DriveMemory(dict, lambda saved: None)
+
+
+def generator_memory(*generators: np.random.Generator) -> DriveMemory:
+    """The memory of a drive whose only carried state is its generators'."""
+
+    def save():
+        return {"generators": [g.bit_generator.state for g in generators]}
+
+    def load(saved):
+        for g, state in zip(generators, saved["generators"], strict=True):
+            g.bit_generator.state = state
+
+    return DriveMemory(save, load)
+
+
 class CurrentDrive(NamedTuple):
     current: object  # (k0, k1) -> array broadcastable to (k1-k0, n), float64 mA, or None
+    memory: DriveMemory = NO_MEMORY
 
 
 class SpikeDrive(NamedTuple):
     events: object  # (k0, k1, with_synapse) -> local step, neuron, synapse within the neuron (or None), weight
     weights: np.ndarray | None  # (n, m) efficacies of a Poisson stimulus, to report
     q: float | None  # charge per unit weight, mA·ms; None: weights are already in the receptor's unit
+    memory: DriveMemory = NO_MEMORY
 
 
 class DenseDrive(NamedTuple):
     active: object  # (k0, k1) -> whether it sends anything in steps [k0, k1)
     add: object  # (k0, k1, out) -> adds its summed jumps (receptor's unit) to out, shape (k1-k0, n)
+    memory: DriveMemory = NO_MEMORY
 
 
 class Stimulus(Protocol):

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError, require_finite, require_range
-from .base import CurrentDrive, StimulusDefaults, Target, active_rows, check_window, per_neuron, window_steps
+from .base import (
+    CurrentDrive, StimulusDefaults, Target, active_rows, check_window, generator_memory, per_neuron, window_steps,
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class NoiseCurrent(StimulusDefaults):
             values[lo:hi] = rng.normal(self.mean, self.sd, size=(hi - lo, target.n_neurons))
             return values
 
-        return CurrentDrive(current)
+        return CurrentDrive(current, generator_memory(rng))
 
     def varies(self) -> bool:
         return True

@@ -122,6 +122,19 @@ class InputGenerator:
         """The efficacies of each Poisson-synapse stimulus, shape (n, m)."""
         return [d.weights for d in self._drives if isinstance(d, SpikeDrive) and d.weights is not None]
 
+    def checkpoint(self) -> list[dict]:
+        """What the drives carry into the next chunk (generator states, events drawn ahead),
+        one dict per stimulus: with `restore`, a fresh generator of the same run continues
+        exactly where this one is."""
+        return [drive.memory.save() for drive in self._drives]
+
+    def restore(self, saved: list[dict]) -> None:
+        """Continue from a `checkpoint` of a generator of the same run."""
+        if len(saved) != len(self._drives):
+            raise ValueError(f"a checkpoint of {len(saved)} stimuli for a run of {len(self._drives)}")
+        for drive, memory in zip(self._drives, saved):
+            drive.memory.load(memory)
+
     def chunk(self, k0: int, k1: int) -> InputChunk:
         current = self._current(k0, k1)
         events, spikes = self._events(k0, k1) if self.has_spikes else (None, None)

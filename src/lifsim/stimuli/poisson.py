@@ -22,7 +22,10 @@ from ..errors import (
     require_int,
     require_range,
 )
-from .base import DenseDrive, SpikeDrive, StimulusDefaults, Target, active_rows, check_window, window_steps
+from .base import (
+    NO_MEMORY, DenseDrive, DriveMemory, SpikeDrive, StimulusDefaults, Target, active_rows, check_window,
+    generator_memory, window_steps,
+)
 
 #: Poisson generation modes: the article's per-step uniform draw, or geometric gaps between events.
 GENERATIONS = ("per_step", "event")
@@ -98,11 +101,11 @@ class PoissonSynapses(StimulusDefaults):
         window = window_steps(self.start_ms, self.stop_ms, target.dt_ms)
         n_syn = target.n_neurons * self.synapses
         if probability == 0.0 or n_syn == 0:
-            draw = _no_draws
+            draw, memory = _no_draws, NO_MEMORY
         elif self.generation == "per_step":
-            draw = _per_step_draws(rng, probability, window, n_syn)
+            draw, memory = _per_step_draws(rng, probability, window, n_syn)
         else:
-            draw = _event_draws(rng, probability, window, n_syn)
+            draw, memory = _event_draws(rng, probability, window, n_syn)
         m = max(self.synapses, 1)
         flat_weights = np.ascontiguousarray(weights).ravel()
 
@@ -110,7 +113,7 @@ class PoissonSynapses(StimulusDefaults):
             step, synapse_id = draw(k0, k1)
             return step, synapse_id // m, synapse_id % m if with_synapse else None, flat_weights[synapse_id]
 
-        return SpikeDrive(events, weights, self.q)
+        return SpikeDrive(events, weights, self.q, memory)
 
     def elements_per_step(self) -> float:
         """Numbers per neuron and step: the summed injection, plus one uniform per synapse
@@ -132,7 +135,7 @@ def _per_step_draws(rng, probability, window, n_syn):
         rows, synapse = np.nonzero(rng.random((hi - lo, n_syn)) < probability)
         return (rows + lo).astype(np.int64), synapse.astype(np.int64)
 
-    return draw
+    return draw, generator_memory(rng)
 
 
 #: Expected events per generation block of the event-driven Poisson input (bounds its memory).
@@ -182,7 +185,17 @@ def _event_draws(rng, probability, window, n_syn):
         state.update(step=state["step"][cut:], synapse=state["synapse"][cut:])
         return step, synapse
 
-    return draw
+    generators = generator_memory(rng)
+
+    def save():
+        return {**generators.save(), **state, "next_step": next_step.copy()}
+
+    def load(saved):
+        generators.load(saved)
+        next_step[:] = saved["next_step"]
+        state.update(end=int(saved["end"]), **{k: np.array(saved[k]) for k in ("exponentials", "step", "synapse")})
+
+    return draw, DriveMemory(save, load)
 
 
 def _no_draws(k0, k1):
@@ -276,7 +289,7 @@ class PoissonInput(StimulusDefaults):
             else:
                 list(pool.map(group, range(len(groups))))
 
-        return DenseDrive(active, add)
+        return DenseDrive(active, add, generator_memory(*streams))
 
     def elements_per_step(self) -> float:
         return 2.0  # a uniform, and the summed jump
