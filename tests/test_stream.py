@@ -168,15 +168,27 @@ def lifsim_process(*args):
                             stderr=subprocess.PIPE, text=True)
 
 
+def committed_segments(folder) -> int:
+    try:
+        return len(json.loads((folder / MANIFEST).read_text())["segments"])
+    except (FileNotFoundError, json.JSONDecodeError):  # not begun yet (the manifest is replaced whole)
+        return 0
+
+
 def test_kill_9_at_random_moments_keeps_every_committed_segment_and_resume_is_exact(tmp_path):
     reference = tmp_path / "reference"
     assert lifsim_process(*KILLED_RUN, "--out", str(reference)).wait() == 0
-    moments = random.Random(9).sample([0.4 + 0.25 * i for i in range(12)], 5)  # seconds after the start
+    rng = random.Random(9)
+    # kill once before anything is committed, then after a random number of commits plus a
+    # random delay (so that kills fall anywhere: between commits, and within a commit)
+    plans = [(0, 0.3)] + [(rng.randint(1, 8), rng.uniform(0.0, 0.05)) for _ in range(4)]
     committed = []
-    for trial, moment in enumerate(moments):
+    for trial, (segments, delay) in enumerate(plans):
         stream, out = tmp_path / f"s{trial}", tmp_path / f"o{trial}"
         process = lifsim_process(*KILLED_RUN, "--out", str(out), "--stream", str(stream), "--segment-s", "0")
-        time.sleep(moment)
+        while committed_segments(stream / "brunel") < segments and process.poll() is None:
+            time.sleep(0.002)
+        time.sleep(delay)
         process.kill()  # SIGKILL: no handler runs, nothing is flushed
         process.wait()
         if (stream / "brunel" / MANIFEST).exists():
@@ -184,8 +196,8 @@ def test_kill_9_at_random_moments_keeps_every_committed_segment_and_resume_is_ex
         resumed = lifsim_process(*KILLED_RUN, "--out", str(out), "--stream", str(stream), "--resume")
         assert resumed.wait() == 0, resumed.stderr.read()
         for name in ("brunel.npz", "brunel.json"):
-            assert filecmp.cmp(reference / name, out / name, shallow=False), (moment, name)
-    assert any(0 < c < 10 for c in committed), committed  # some kill fell in the middle of the run
+            assert filecmp.cmp(reference / name, out / name, shallow=False), (segments, delay, name)
+    assert any(0 < c < 10 for c in committed), committed  # kills fell in the middle of the run
 
 
 def test_ctrl_c_during_a_stream_says_how_far_it_got(tmp_path, monkeypatch, capsys):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import ParameterError, require_int
 from .recording import Record
-from .simulation.config import RunConfig, available_cores
+from .simulation.config import MAX_NEURONS, RunConfig, available_cores
 from .simulation.simulate import simulate
 from .stimuli import ConstantCurrent, PoissonSynapses
 
@@ -57,7 +57,7 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
         return config.replace(record=Record(variables=(), neurons="none"), name=f"bench-{case}")
     if order is not None:
         raise ParameterError(f"order applies to the brunel case only (got case {case})")
-    n = CASES[case]["neurons"] if neurons is None else require_int("neurons", neurons, low=1)
+    n = CASES[case]["neurons"] if neurons is None else require_int("neurons", neurons, low=1, high=MAX_NEURONS)
     if case == "A":
         currents = np.random.default_rng(seed).uniform(0.0, 2.0, n)
         stimuli = (ConstantCurrent(currents),)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+from contextlib import contextmanager
 import json
 import os
 import sys
@@ -32,6 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _path(text: str) -> Path:
+    """A path given on the command line: not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a file or folder (got an empty string)")
+    return Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +110,7 @@ def _add_run(commands) -> None:
     run.add_argument("experiment", metavar="EXPERIMENT",
                      help="square, noise, synaptic (the article's experiments), all (those three), fi (the "
                           "f–I curve), cuba or brunel (networks), or the path of an experiment file (.toml)")
-    run.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
+    run.add_argument("--out", type=_path, default=Path("lifsim-out"), metavar="DIR",
                      help="directory for the figures and data files (default: %(default)s)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
                      help="seed of every random draw, an integer >= 0 (default: the experiment's, "
@@ -134,9 +142,9 @@ def _add_run(commands) -> None:
     run.add_argument("--currents", type=_currents, default=None, metavar="START:STOP:STEP",
                      help="mA: one neuron per current START, START+STEP, ... below STOP, for an experiment "
                           "with one constant current, such as fi (default: the experiment's; fi: 0:4:0.05)")
-    run.add_argument("--save", type=Path, default=None, metavar="FILE.nix",
+    run.add_argument("--save", type=_path, default=None, metavar="FILE.nix",
                      help="also write the run(s) as Neo objects to a NIX file (default: none)")
-    run.add_argument("--stream", type=Path, default=None, metavar="DIR",
+    run.add_argument("--stream", type=_path, default=None, metavar="DIR",
                      help="stream each run into DIR/RUN as it goes (RUN: the experiment's name, with -METHOD when "
                           "it runs several methods): segments of spikes and traces, each with a checkpoint; a "
                           "killed run continues with --resume (default: no stream)")
@@ -154,10 +162,10 @@ def _add_export(commands) -> None:
         "export", help="write a finished stream's run as the files of lifsim run (and NIX)",
         description="Read a finished stream (lifsim run --stream) and write what lifsim run writes for it "
                     "into --out: RUN.png, RUN.npz, RUN.json and RUN.timings.json; with --save, a NIX file too.")
-    export.add_argument("stream", type=Path, metavar="STREAM", help="the stream of one run (DIR/RUN)")
-    export.add_argument("--out", type=Path, default=Path("lifsim-out"), metavar="DIR",
+    export.add_argument("stream", type=_path, metavar="STREAM", help="the stream of one run (DIR/RUN)")
+    export.add_argument("--out", type=_path, default=Path("lifsim-out"), metavar="DIR",
                         help="directory for the figure and data files (default: %(default)s)")
-    export.add_argument("--save", type=Path, default=None, metavar="FILE.nix",
+    export.add_argument("--save", type=_path, default=None, metavar="FILE.nix",
                         help="also write the run as Neo objects to a NIX file (default: none)")
     export.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -238,8 +246,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def _run(args) -> int:
     from .io import experiment_file as experiment
-    from .io.outputs import summary_text, write_outputs
-    from .simulation.simulate import simulate
+    from .simulation.simulate import preflight
 
     names = ARTICLE_EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     overrides = dict(engine=args.engine, method=args.method, dt_ms=args.dt, duration_ms=args.duration,
@@ -248,25 +255,39 @@ def _run(args) -> int:
     loaded = [experiment.load(name, **overrides) for name in names]  # all checked before any run
     options = [engine_options(args, exp.config.engine) for exp in loaded]
     streams = _stream_folders(args, loaded)
+    for exp, engine_switches in zip(loaded, options):
+        for config in exp.configs():
+            preflight(config, engine_options=engine_switches)
     if args.save is not None:
         from .io.neo_io import check_nix_path
 
         check_nix_path(args.save)
-    _make_out(args.out)
-    for exp, engine_switches, folders in zip(loaded, options, streams):
-        results = [simulate(config, progress=not args.quiet, engine_options=engine_switches, stream=folder,
-                            resume=args.resume, segment_s=args.segment_s)
-                   for config, folder in zip(exp.configs(), folders)]
-        written = write_outputs(exp, results, args.out)
-        if args.save is not None:
-            from .io.neo_io import save_nix
-
-            target = args.save if len(loaded) == 1 else args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix")
-            written.append(save_nix(results, target))
-        args.saved.append(exp.config.name)
-        if not args.quiet:
-            print(summary_text(exp, results, written))
+    with _out_folder(args.out):
+        for exp, engine_switches, folders in zip(loaded, options, streams):
+            _run_experiment(args, exp, engine_switches, folders)
     return 0
+
+
+def _run_experiment(args, exp, engine_switches, folders) -> None:
+    from .io.outputs import summary_text, write_outputs
+    from .simulation.simulate import simulate
+
+    from .io.experiment_file import render
+
+    results = [simulate(config, progress=not args.quiet, engine_options=engine_switches, stream=folder,
+                        resume=args.resume, segment_s=args.segment_s,
+                        stream_description=None if folder is None else render(exp.only(config)))
+               for config, folder in zip(exp.configs(), folders)]
+    written = write_outputs(exp, results, args.out)
+    if args.save is not None:
+        from .io.neo_io import save_nix
+
+        several = args.experiment == "all"
+        target = args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix") if several else args.save
+        written.append(save_nix(results, target))
+    args.saved.append(exp.config.name)
+    if not args.quiet:
+        print(summary_text(exp, results, written))
 
 
 def _stream_folders(args, loaded) -> list:
@@ -305,21 +326,39 @@ def _export(args) -> int:
 
         check_nix_path(args.save)
     exp = experiment.load(str(args.stream / EXPERIMENT))
-    _make_out(args.out)
-    result = simulate(exp.config, stream=args.stream, resume=True)
-    written = write_outputs(exp, [result], args.out)
-    if args.save is not None:
-        from .io.neo_io import save_nix
+    with _out_folder(args.out):
+        result = simulate(exp.config, stream=args.stream, resume=True)
+        written = write_outputs(exp, [result], args.out)
+        if args.save is not None:
+            from .io.neo_io import save_nix
 
-        written.append(save_nix([result], args.save))
+            written.append(save_nix([result], args.save))
     if not args.quiet:
         print(summary_text(exp, [result], written))
     return 0
 
 
+@contextmanager
+def _out_folder(out: Path):
+    """``out`` made, and checked to take files, before any run; removed again if it was
+    made here and a run failed before anything was written into it."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    _make_out(out)
+    try:
+        yield
+    except BaseException:
+        for folder in made:  # innermost first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
 def _make_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".lifsim-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
     except OSError as error:
         raise ParameterError(f"out must be a folder that can be created or written ({error.strerror}: {out})")
 
@@ -332,7 +371,10 @@ def _currents(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(f"must be START:STOP:STEP in mA, such as 0:4:0.05 (got {text!r})")
     if not (np.isfinite([start, stop, step]).all() and step > 0 and stop > start):
         raise argparse.ArgumentTypeError(f"needs finite numbers with STEP > 0 and STOP > START (got {text!r})")
-    return grid(start, stop, step)
+    try:
+        return grid(start, stop, step, "--currents")
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _bench(args) -> int:

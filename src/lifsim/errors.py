@@ -17,6 +17,11 @@ class ParameterError(ValueError):
     """A parameter outside its allowed range; the message names both."""
 
 
+class NonFiniteError(ParameterError):
+    """A run whose state turned NaN or infinite: the message names the neuron, the step and
+    the variable. Its parameters or input exceed what the run's precision holds."""
+
+
 class PoissonApproximationWarning(UserWarning):
     """rate·dt is large enough that a per-step draw is no longer Poisson-like."""
 
@@ -28,9 +33,34 @@ def _describe(value) -> str:
     return f"an array of shape {array.shape}"
 
 
+def as_numbers(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array; refuses what is not a real number or an array of them
+    (strings, booleans, complex numbers, None, ragged lists) with a `ParameterError`."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise ParameterError(f"{name} must be a number (got {value!r})")
+    if isinstance(value, int):  # beyond int64 numpy would keep it as an object
+        value = float(value) if abs(value) < 2**1023 else math.inf
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "iuf":
+            raise TypeError
+        return array.astype(float)
+    except (TypeError, ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__} that is not all numbers"
+        raise ParameterError(f"{name} must be a number or an array of numbers (got {shown})") from None
+
+
+def require_number(name: str, value) -> float:
+    """Refuse anything but one finite real number; return it as a float."""
+    array = as_numbers(name, value)
+    if array.ndim or not math.isfinite(float(array)):
+        raise ParameterError(f"{name} must be a finite number (got {_describe(value) if array.ndim else value!r})")
+    return float(array)
+
+
 def require_finite(name: str, value) -> None:
-    """Refuse NaN and infinities anywhere in ``value``."""
-    array = np.asarray(value, dtype=float)
+    """Refuse NaN and infinities anywhere in ``value``, and what is not a number."""
+    array = as_numbers(name, value)
     if not np.all(np.isfinite(array)):
         where = "" if array.ndim == 0 else " with NaN or inf"
         raise ParameterError(f"{name} must be a finite number (got {_describe(value)}{where})")
@@ -40,7 +70,7 @@ def require_range(name: str, value, *, low=None, high=None, low_open=False, high
                   unit: str = "") -> None:
     """Refuse values outside [low, high] (or open ends where asked); finite values only."""
     require_finite(name, value)
-    array = np.asarray(value, dtype=float)
+    array = as_numbers(name, value)
     too_low = low is not None and np.any(array <= low if low_open else array < low)
     too_high = high is not None and np.any(array >= high if high_open else array > high)
     if too_low or too_high:
@@ -74,6 +104,13 @@ def _num(value) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
+def require_bool(name: str, value) -> bool:
+    """Refuse anything but True and False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be true or false (got {value!r})")
+    return bool(value)
+
+
 def require_int(name: str, value, *, low: int = 0, high: int | None = None) -> int:
     """Refuse non-integers and integers outside [low, high]; return the int."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -87,7 +124,7 @@ def require_int(name: str, value, *, low: int = 0, high: int | None = None) -> i
 
 
 def require_choice(name: str, value, choices) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ParameterError(f"{name} must be one of {', '.join(map(str, choices))} (got {value!r})")
     return value
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError, require_int
+from .errors import ParameterError, require_bool, require_int
 
 #: Recordable variables and their units.
 VARIABLES = {
@@ -37,6 +37,8 @@ class Record:
     input_spikes: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.variables, (str, list, tuple)):
+            raise ParameterError(f"record.variables must be a list of names (got {self.variables!r})")
         variables = (self.variables,) if isinstance(self.variables, str) else tuple(self.variables)
         unknown = [v for v in variables if v not in VARIABLES]
         if unknown:
@@ -45,14 +47,23 @@ class Record:
             raise ParameterError(f"record.variables must not repeat a name (got {list(variables)})")
         object.__setattr__(self, "variables", variables)
         object.__setattr__(self, "every", require_int("record.every", self.every, low=1))
+        object.__setattr__(self, "input_spikes", require_bool("record.input_spikes", self.input_spikes))
         if isinstance(self.neurons, str):
             if self.neurons not in ("all", "none"):
                 raise ParameterError(
                     f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
         elif self.neurons is None:
             object.__setattr__(self, "neurons", "none")
+        elif not isinstance(self.neurons, (list, tuple, np.ndarray)) or np.ndim(self.neurons) != 1:
+            raise ParameterError(f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
         else:
             object.__setattr__(self, "neurons", tuple(require_int("record.neurons[]", i) for i in self.neurons))
+
+    def count(self, n_neurons: int) -> int:
+        """How many neurons are recorded (checked, without listing them)."""
+        if self.neurons == "all":
+            return n_neurons if self.variables else 0
+        return self.neuron_indices(n_neurons).size
 
     def neuron_indices(self, n_neurons: int) -> np.ndarray:
         """The recorded neurons, sorted, as int64; checked against the population size."""

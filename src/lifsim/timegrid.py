@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ParameterError
+
 #: Relative tolerance within which a ratio of times counts as a whole number.
 TOLERANCE = 1e-9
 
@@ -13,15 +15,25 @@ def in_steps(t_ms, dt_ms: float):
     it (10 ms at dt = 0.1 ms is 100 steps, though 10/0.1 is not exactly 100 in floats).
     Infinite times map to ±2**62 steps. A scalar for a scalar, an array for an array."""
     t = np.asarray(t_ms, dtype=float)
-    ratio = np.where(np.isinf(t), np.copysign(2.0**62, t), t / dt_ms)
+    with np.errstate(over="ignore"):
+        ratio = np.clip(np.where(np.isinf(t), np.copysign(2.0**62, t), t / dt_ms), -2.0**62, 2.0**62)
     nearest = np.rint(ratio)
     snapped = np.where(np.abs(ratio - nearest) <= TOLERANCE * np.maximum(1.0, np.abs(ratio)), nearest, ratio)
     return float(snapped) if snapped.ndim == 0 else snapped
 
 
-def grid(start: float, stop: float, step: float) -> np.ndarray:
-    """``start, start + step, ...`` below ``stop``, a stop on the grid up to rounding excluded."""
-    return start + step * np.arange(int(np.ceil((stop - start) / step - TOLERANCE)))
+#: Most values a grid may hold (a grid of currents or parameters gives one neuron each).
+MAX_GRID = 10**8
+
+
+def grid(start: float, stop: float, step: float, name: str = "grid") -> np.ndarray:
+    """``start, start + step, ...`` below ``stop``, a stop on the grid up to rounding excluded;
+    refuses one of more than MAX_GRID values before making it."""
+    with np.errstate(over="ignore"):
+        count = np.ceil((stop - start) / step - TOLERANCE)
+    if not count <= MAX_GRID:
+        raise ParameterError(f"{name}: (stop - start)/step must give at most {MAX_GRID} values (got {count:g})")
+    return start + step * np.arange(int(count))
 
 
 #: Values rounded at a time by `whole_steps`: its temporaries then stay in cache (on 10⁷

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from ..errors import ParameterError, require_int
 from ..network.population import Population
 from ..network.projection import Projection
 from ..neuron.params import UNITS, LIFParams
-from ..recording import Record
+from ..recording import VARIABLES, Record
 from ..simulation.config import RunConfig
 from ..stimuli import STIMULUS_KINDS
 from ..streams import value_rng
@@ -102,6 +102,10 @@ class Experiment:
         """One run configuration per method."""
         return [self.config.replace(method=m) for m in self.methods or (self.config.method,)]
 
+    def only(self, config: RunConfig) -> "Experiment":
+        """This experiment with one of its runs alone (a method of `configs`)."""
+        return replace(self, config=config, methods=(config.method,))
+
     def windows(self) -> list[tuple[float, float]]:
         """Stimulus windows (ms) within the run, for the printed summary."""
         out = [(max(0.0, float(a)), min(self.config.duration_ms, float(b)))
@@ -132,15 +136,48 @@ def load(name_or_path: str, **overrides) -> Experiment:
         if not path.is_file():
             raise ParameterError(f"experiment must be one of {', '.join(builtin_names())} or a .toml file "
                                  f"(no file {name_or_path!r})")
-        source, text = str(path), path.read_text()
+        source, text = str(path), _read(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ParameterError(f"{source}: not an experiment file: its tables or arrays nest too deeply") from None
     try:
         return _build(data, {k: v for k, v in overrides.items() if v is not None}, source)
     except ParameterError as error:
         raise ParameterError(f"{source}: {error}") from None
+
+
+#: Largest experiment file read, bytes.
+MAX_FILE_BYTES = 1 << 28
+
+
+def _read(path: Path) -> str:
+    """The file's text: UTF-8, as TOML requires, and of a reasonable size."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ParameterError(f"{path}: an experiment file must be at most {MAX_FILE_BYTES >> 20} MiB")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ParameterError(f"{path}: an experiment file must be UTF-8 text (byte {error.start} is not)") from None
+    except OSError as error:
+        raise ParameterError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def _check_panels(panels: tuple, config: RunConfig) -> None:
+    """Refuse, before the run, panels that would have nothing to draw."""
+    if not panels:
+        raise ParameterError("plot.panels must name at least one panel")
+    traced = config.record.variables if config.record.count(config.n_neurons) else ()
+    for panel in panels:
+        if panel in VARIABLES and panel not in traced:
+            raise ParameterError(f"plot.panels: {panel!r} needs {panel} recorded (record.variables, and "
+                                 "record.neurons not empty)")
+        if panel == "input_spikes" and not config.record.input_spikes:
+            raise ParameterError("plot.panels: 'input_spikes' needs record.input_spikes = true")
+        if panel == "fi" and not any(s.kind == "constant" for s in config.stimuli):
+            raise ParameterError("plot.panels: 'fi' needs a constant current stimulus (one current per neuron)")
 
 
 def _build(data: dict, overrides: dict, source: str) -> Experiment:
@@ -171,6 +208,7 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
     settings["record"] = _record(data.get("record", {}), settings.get("populations", ()))
     panels, title = _plot(data.get("plot", {}), network or (neurons or 1) > 1)
     config = RunConfig(**settings)
+    _check_panels(panels, config)
     for method in methods[1:]:
         config.replace(method=method)  # each method's run is checked too (dt limits differ)
     return Experiment(config, panels, title or config.name, data.get("description", ""), source, methods,
@@ -499,7 +537,7 @@ def _arange(name, spec):
     start, stop, step = (spec[k] for k in ("start", "stop", "step"))
     if not all(map(_is_number, (start, stop, step))) or not step > 0 or not stop > start:
         raise ParameterError(f"{name} needs numbers with step > 0 and stop > start (got {spec!r})")
-    return grid(start, stop, step)
+    return grid(start, stop, step, name)
 
 
 # ---------------------------------------------------------------- lifsim show

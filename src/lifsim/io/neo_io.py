@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..recording import VARIABLES
-from .files import atomic_path
+from .files import atomic_path, partial_path
 
 
 def to_neo(result, neurons=None):
@@ -67,6 +67,13 @@ def check_nix_path(path) -> Path:
         raise ParameterError(f"save: the file must end in .nix (got {str(path)!r})")
     if not path.parent.is_dir():
         raise ParameterError(f"save: the folder {str(path.parent)!r} does not exist")
+    if path.exists() and not path.is_file():
+        raise ParameterError(f"save: {str(path)!r} is a folder or a device, not a file")
+    try:  # can a file be made beside it (where it is written before it is renamed)?
+        partial_path(path).touch()
+        partial_path(path).unlink()
+    except OSError as error:
+        raise ParameterError(f"save: cannot write {str(path)!r} ({error.strerror})") from None
     return path
 
 

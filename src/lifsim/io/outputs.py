@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,6 @@ def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
     from ..plotting import fi_data, save
 
     stem = out_dir / exp.config.name
-    png = save(results, exp.panels, stem.with_suffix(".png"), exp.title)
     npz = stem.with_suffix(".npz")
     if len(results) == 1:
         arrays, summary = results[0].arrays(), results[0].summary()
@@ -43,7 +43,12 @@ def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
     js = write_text(stem.with_suffix(".json"), json.dumps(summary, indent=1) + "\n")
     per_method = {r.config.method: {k: round(v, 6) for k, v in r.timings.items()} for r in results}
     timings = write_text(stem.with_name(f"{stem.name}.timings.json"), json.dumps(per_method, indent=1) + "\n")
-    return [png, npz, js, timings]
+    try:
+        png = [save(results, exp.panels, stem.with_suffix(".png"), exp.title)]
+    except (ValueError, OverflowError) as error:  # values too large for matplotlib's axes
+        warnings.warn(f"the figure could not be drawn ({error}); the data files are written")
+        png = []
+    return png + [npz, js, timings]
 
 
 def summary_text(exp, results, written) -> str:

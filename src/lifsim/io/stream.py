@@ -83,7 +83,8 @@ class Committed:
 NOTHING = Committed({}, np.zeros(0, np.int64), np.zeros(0, np.int32), {}, None, None)
 
 
-def open_stream(folder, resume: bool, config, chunk_steps: int, initial_state=None, segment_s=SEGMENT_SECONDS):
+def open_stream(folder, resume: bool, config, chunk_steps: int, initial_state=None, segment_s=SEGMENT_SECONDS,
+                description: str | None = None):
     """The writer and what is already committed, for a run streamed into ``folder``
     (None: not streamed); with ``resume``, the stream is checked to be this run's.
 
@@ -106,9 +107,11 @@ def open_stream(folder, resume: bool, config, chunk_steps: int, initial_state=No
             raise StreamError(f"stream {folder} was cut into chunks of {manifest['chunk_steps']} steps, this "
                               f"lifsim cuts the run into chunks of {chunk_steps}: it cannot continue it")
         return (None if committed.complete else StreamWriter(folder, manifest)), committed
-    from .experiment_file import render_config
+    if description is None:
+        from .experiment_file import render_config
 
-    writer = StreamWriter.create(folder, config, render_config(config), chunk_steps, resume)
+        description = render_config(config)
+    writer = StreamWriter.create(folder, config, description, chunk_steps, resume)
     writer.manifest["initial_state"] = started
     writer._write_manifest()
     return writer, NOTHING

@@ -15,9 +15,14 @@ from functools import cached_property
 import numpy as np
 
 from ..distributions import is_distribution
-from ..errors import ParameterError, require_finite, require_int
+from ..errors import ParameterError, as_numbers, require_finite, require_int
 from ..neuron.params import LIFParams, concatenate
 from ..synapses.receptor import Receptor, check_name
+
+#: Most neurons of a population (spikes name their neuron with an int32).
+MAX_SIZE = 2**31 - 1
+#: Most receptors of a population (each is a row of state for every neuron).
+MAX_RECEPTORS = 64
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,11 @@ class Population:
 
     def __post_init__(self):
         check_name("population name", self.name)
-        object.__setattr__(self, "size", require_int(f"population {self.name}.size", self.size, low=1))
+        object.__setattr__(self, "size", require_int(f"population {self.name}.size", self.size, low=1,
+                                                     high=MAX_SIZE))
+        if not isinstance(self.receptors, (list, tuple)) or len(self.receptors) > MAX_RECEPTORS:
+            raise ParameterError(f"population {self.name}.receptors must be a list of 1 to {MAX_RECEPTORS} "
+                                 f"Receptor (got {self.receptors!r:.80})")
         object.__setattr__(self, "receptors", tuple(self.receptors))
         if not isinstance(self.model, LIFParams):
             raise ParameterError(f"population {self.name}.model must be LIFParams (got {self.model!r})")
@@ -53,8 +62,8 @@ class Population:
         if len(set(names)) != len(names):
             raise ParameterError(f"population {self.name}.receptors must have distinct names (got {names})")
         if self.u_init is not None and not is_distribution(self.u_init):
-            value = np.asarray(self.u_init, dtype=float) if not isinstance(self.u_init, str) else None
-            if value is None or value.ndim > 1 or (value.ndim == 1 and value.shape != (self.size,)):
+            value = as_numbers(f"population {self.name}.u_init", self.u_init)
+            if value.ndim > 1 or (value.ndim == 1 and value.shape != (self.size,)):
                 raise ParameterError(f"population {self.name}.u_init must be a number, one value per neuron "
                                      f"({self.size}) or a distribution (got {self.u_init!r})")
             require_finite(f"population {self.name}.u_init", value)
@@ -109,6 +118,8 @@ class Layout:
         return [(int(a), int(b)) for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
     def index(self, name: str) -> int:
+        if not isinstance(name, str):
+            raise ParameterError(f"population must be a population's name (got {name!r:.80})")
         for i, population in enumerate(self.populations):
             if population.name == name:
                 return i

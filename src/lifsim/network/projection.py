@@ -82,7 +82,7 @@ class Projection:
             target.receptor(self.receptor)
         except ParameterError as error:
             raise ParameterError(f"{name}.receptor: {error}") from None
-        if self.rule not in CONNECTION_RULES:
+        if not isinstance(self.rule, str) or self.rule not in CONNECTION_RULES:
             raise ParameterError(f"{name}.rule must be one of {', '.join(CONNECTION_RULES)} (got {self.rule!r})")
         for key in ("autapses", "multapses"):
             if not isinstance(getattr(self, key), (bool, np.bool_)):

@@ -44,7 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ParameterError, require_choice
+from ..errors import ParameterError, require_choice, require_range
 from ..timegrid import whole_steps
 from .params import LIFParams
 
@@ -182,7 +182,13 @@ def refractory_steps(tau_rest, dt_ms: float) -> np.ndarray:
     or half number counts as that number, so 4 ms at dt = 0.1 ms is 40 steps whatever the
     float rounding of 4/0.1 (`lifsim.timegrid.whole_steps`).
     """
-    return whole_steps(tau_rest, dt_ms).astype(STEP_DTYPE)
+    require_range("dt", dt_ms, low=0.0, low_open=True, unit="ms")
+    require_range("model.tau_rest", tau_rest, low=0.0, unit="ms")
+    steps = whole_steps(tau_rest, dt_ms)
+    if np.any(steps > MAX_REFRACTORY_STEPS):
+        raise ParameterError(f"model.tau_rest must be at most {MAX_REFRACTORY_STEPS} steps of dt = {dt_ms:g} ms "
+                             f"(got {float(np.max(tau_rest)):g} ms)")
+    return steps.astype(STEP_DTYPE)
 
 
 def exprel(x):
@@ -199,25 +205,36 @@ def coefficients(params: LIFParams, dt_ms: float, method: str, precision: str = 
     """
     require_choice("method", method, METHODS)
     dtype = PRECISIONS[require_choice("precision", precision, tuple(PRECISIONS))]
+    n_ref = refractory_steps(params.tau_rest, dt_ms)  # checks dt too
     tau_m = np.asarray(params.tau_m, dtype=float)
     R = np.asarray(params.R, dtype=float)
     u_rest = np.asarray(params.u_rest, dtype=float)
-    if method == "article":
-        k = dt_ms / tau_m
-        a, b, d = 1.0 - k, R * k, np.zeros_like(u_rest)
-    else:
-        one_minus_a = -np.expm1(-dt_ms / tau_m)
-        a, b, d = np.exp(-dt_ms / tau_m), R * one_minus_a, u_rest * one_minus_a
-    return Coefficients(
-        *(as_dtype(x, dtype) for x in (a, b, d, params.reset, params.u_thresh)),
-        n_ref=_as_steps(refractory_steps(params.tau_rest, dt_ms)),
-    )
+    with np.errstate(over="ignore", under="ignore"):  # checked below, in the run's precision
+        if method == "article":
+            k = dt_ms / tau_m
+            a, b, d = 1.0 - k, R * k, np.zeros_like(u_rest)
+        else:
+            one_minus_a = -np.expm1(-dt_ms / tau_m)
+            a, b, d = np.exp(-dt_ms / tau_m), R * one_minus_a, u_rest * one_minus_a
+        values = [as_dtype(x, dtype) for x in (a, b, d, params.reset, params.u_thresh)]
+    for value, name in zip(values, COEFFICIENT_SOURCES):
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"{name} (at dt = {dt_ms:g} ms) gives a value beyond what {precision} holds "
+                                 f"(±{float(np.finfo(dtype).max):.3g}); use smaller values or precision float64")
+    return Coefficients(*values, n_ref=_as_steps(n_ref))
+
+
+#: The parameters each membrane coefficient comes from, for messages.
+COEFFICIENT_SOURCES = ("model.tau_m", "model.R", "model.u_rest", "model.u_reset (or u_rest)", "model.u_thresh")
+#: The longest refractory hold, in steps (an int32 counter).
+MAX_REFRACTORY_STEPS = 2**31 - 2
 
 
 def as_dtype(x, dtype):
     """A float64 value or array in the run's precision: a numpy scalar for a scalar."""
     x = np.asarray(x, dtype=float)
-    return x.astype(dtype) if x.ndim else dtype(x)
+    with np.errstate(over="ignore"):  # a value beyond the precision becomes inf: callers check
+        return x.astype(dtype) if x.ndim else dtype(x)
 
 
 def _as_steps(n):

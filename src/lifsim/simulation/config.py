@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
@@ -10,14 +11,14 @@ import numpy as np
 
 from .. import engines
 from ..distributions import is_distribution
-from ..errors import ParameterError, require_choice, require_int, require_range
+from ..errors import ParameterError, require_choice, require_int, require_number, require_range
 from ..network.population import Layout, Population
 from ..network.projection import Projection
 from ..neuron.params import LIFParams
-from ..neuron.rule import METHOD_TABLE, METHODS, PRECISIONS, check_step
+from ..neuron.rule import METHOD_TABLE, METHODS, PRECISIONS, check_step, coefficients
 from ..recording import Record
 from ..stimuli import STIMULUS_KINDS, Placement, Target, steps_in
-from ..synapses.receptor import Receptor
+from ..synapses.receptor import Receptor, receptor_coefficients
 from .plan import available_cores
 
 DEFAULT_SEED = 2018
@@ -26,6 +27,13 @@ DEFAULT_SEED = 2018
 DEFAULT_POPULATION = "neurons"
 #: Receptor slots times neurons must fit the int32 targets of the connectivity.
 MAX_TARGETS = 2**31 - 1
+#: Most neurons of a run: spikes name their neuron with an int32.
+MAX_NEURONS = 2**31 - 1
+#: Most steps of a run: step indices and times k·dt stay exact in int64 and float64.
+MAX_STEPS = 2**53
+#: A run's name becomes its files' names: a word, with dots and dashes, at most this long.
+MAX_NAME = 100
+NAME_PATTERN = re.compile(r"\w[\w.-]*")
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,23 @@ class RunConfig:
     def __post_init__(self):
         set_ = object.__setattr__
         for key in ("stimuli", "populations", "projections"):
-            set_(self, key, tuple(getattr(self, key)))
+            value = getattr(self, key)
+            if not isinstance(value, (list, tuple)):
+                raise ParameterError(f"{key} must be a list (got {value!r})")
+            set_(self, key, tuple(value))
+        for key, kind in (("model", LIFParams), ("record", Record)):
+            if not isinstance(getattr(self, key), kind):
+                raise ParameterError(f"{key} must be a {kind.__name__} (got {getattr(self, key)!r})")
+        check_run_name(self.name)
+        for key, label in (("dt_ms", "dt"), ("duration_ms", "duration")):
+            set_(self, key, require_number(label, getattr(self, key)))
         require_range("dt", self.dt_ms, low=0.0, low_open=True, unit="ms")
         require_range("duration", self.duration_ms, low=self.dt_ms, unit="ms (at least one step dt)")
+        with np.errstate(over="ignore"):
+            ratio = self.duration_ms / self.dt_ms
+        if not ratio <= MAX_STEPS:
+            raise ParameterError(f"duration/dt must be at most {MAX_STEPS} steps (got {ratio:.3g}); "
+                                 "shorten the run or lengthen dt")
         require_choice("method", self.method, METHODS)
         require_choice("precision", self.precision, tuple(PRECISIONS))
         require_choice("engine", self.engine, engines.engine_names())
@@ -84,9 +106,12 @@ class RunConfig:
         set_(self, "n_neurons", self._population_size())
         layout = self.layout
         check_step(layout.model, self.dt_ms, self.method)
+        coefficients(layout.model, self.dt_ms, self.method, self.precision)  # finite in the precision
+        receptor_coefficients(layout, self.dt_ms, self.method, self.precision)
         for i, (stimulus, place) in enumerate(zip(self.stimuli, self.placements)):
             stimulus.validate(Target(place.hi - place.lo, self.dt_ms, f"stimulus[{i}]", place.receptor_kind))
-        self.record.neuron_indices(self.n_neurons)
+        check_representable(self.stimuli, self.precision)
+        self.record.count(self.n_neurons)
         for i, projection in enumerate(self.projections):
             projection.validate(f"projection[{i}]", layout, self.dt_ms)
         if self.projections and len(layout.receptors) * self.n_neurons > MAX_TARGETS:
@@ -111,13 +136,15 @@ class RunConfig:
             if not _is_default(self.model):
                 raise ParameterError("model: a network takes a model per population, not a run-wide one")
             total = sum(p.size for p in self.populations)
+            if total > MAX_NEURONS:
+                raise ParameterError(f"populations: their sizes must add up to at most {MAX_NEURONS} (got {total})")
             if self.n_neurons is not None and require_int("neurons", self.n_neurons, low=1) != total:
                 raise ParameterError(f"neurons ({self.n_neurons}) must equal the populations' total ({total})")
             return total
         implied = self.model.per_neuron_size()
         if self.n_neurons is None:
             return implied or _stimulus_size(self.stimuli) or 1
-        n = require_int("neurons", self.n_neurons, low=1)
+        n = require_int("neurons", self.n_neurons, low=1, high=MAX_NEURONS)
         if implied is not None and implied != n:
             raise ParameterError(f"neurons ({n}) must equal the length of the per-neuron model values ({implied})")
         return n
@@ -136,6 +163,8 @@ class RunConfig:
 
     def _place(self, index: int, stimulus) -> Placement:
         name, layout = f"stimulus[{index}]", self.layout
+        if stimulus.population is not None and not isinstance(stimulus.population, str):
+            raise ParameterError(f"{name}.population must be a population's name (got {stimulus.population!r:.80})")
         if stimulus.population is None:
             lo, hi, reached = 0, layout.n_neurons, layout.populations
         else:
@@ -202,6 +231,50 @@ class RunConfig:
         out["record"] = {"variables": list(self.record.variables), "neurons": plain(self.record.neurons),
                          "every": self.record.every}
         return out
+
+
+#: Stimulus fields that are times, counts or rates, not values the state adds up.
+NOT_AMOUNTS = ("start_ms", "stop_ms", "times_ms", "rate_hz", "neuron", "synapses", "pulses")
+#: A noise current is taken to stay within this many standard deviations of its mean.
+NOISE_BOUND_SD = 10.0
+
+
+def check_representable(stimuli, precision: str) -> None:
+    """Refuse stimulus values (currents, weights, charges) that the run's precision cannot
+    hold, alone or added up: the largest current the stimuli can sum to (noise within
+    NOISE_BOUND_SD standard deviations) and each weight must stay below its largest number."""
+    largest = float(np.finfo(PRECISIONS[precision]).max)
+    total = 0.0
+    for i, stimulus in enumerate(stimuli):
+        for f in fields(stimulus):
+            value = getattr(stimulus, f.name)
+            if f.name in NOT_AMOUNTS or value is None or isinstance(value, str) or is_distribution(value):
+                continue
+            size = float(np.max(np.abs(np.asarray(value, dtype=float)), initial=0.0))
+            if size > largest:
+                raise ParameterError(f"stimulus[{i}].{f.name} must be within ±{largest:.3g} in {precision} "
+                                     f"(got {size:g})")
+        if stimulus.sends == "current":
+            total += _largest_current(stimulus)
+    if total > largest:
+        raise ParameterError(f"stimuli: the currents add up to as much as {total:g} mA, beyond {precision}'s "
+                             f"±{largest:.3g}")
+
+
+def _largest_current(stimulus) -> float:
+    if stimulus.kind == "noise":
+        return float(np.max(np.abs(stimulus.mean)) + NOISE_BOUND_SD * np.max(stimulus.sd))
+    if stimulus.kind == "square":  # overlapping pulses add
+        return sum(float(np.max(np.abs(np.asarray(p[2], dtype=float)))) for p in stimulus.pulses)
+    return float(np.max(np.abs(np.asarray(stimulus.amplitude, dtype=float)), initial=0.0))
+
+
+def check_run_name(name) -> None:
+    """Refuse a name that could not name files inside the output folder: empty, too long,
+    starting with a dot, or holding a path separator, a control character or a space."""
+    if not isinstance(name, str) or not (0 < len(name) <= MAX_NAME) or not NAME_PATTERN.fullmatch(name):
+        raise ParameterError(f"name must be 1 to {MAX_NAME} letters, digits, '_', '-' or '.', not starting "
+                             f"with '.' or '-' (it names the output files; got {name!r})")
 
 
 def _is_default(model: LIFParams) -> bool:

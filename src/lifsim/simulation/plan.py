@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, require_int
 from ..neuron.rule import refractory_steps
 
 #: Numbers per chunk of input (steps × neurons × draws per neuron-step), bounding chunk memory.
 CHUNK_ELEMENTS = 1 << 22
+#: Most steps per chunk: a run reports its progress (and may stop) between chunks, so that
+#: even one neuron's run of a billion steps shows its progress every fraction of a second.
+MAX_CHUNK_STEPS = 1 << 16
 #: Floor of the per neuron-step load when sizing chunks (spike and sample buffers).
 MIN_LOAD = 1.0 / 64
 #: Spike storage is estimated at the refractory-limited rate, at most this, Hz.
@@ -50,7 +53,7 @@ def chunk_steps(config) -> int:
     drawn for a seed is the same whatever is recorded and on every engine.
     """
     load = max(MIN_LOAD, sum(s.elements_per_step() for s in config.stimuli))
-    return max(1, int(CHUNK_ELEMENTS / (config.n_neurons * load)))
+    return max(1, min(MAX_CHUNK_STEPS, int(CHUNK_ELEMENTS / (config.n_neurons * load))))
 
 
 def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int = 1) -> dict:
@@ -59,7 +62,7 @@ def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int 
     receptors = len(config.layout.receptors)
     item = np.dtype(config.dtype).itemsize
     rec = config.record
-    n_rec = rec.neuron_indices(n).size
+    n_rec = rec.count(n)
     chunk = min(steps_per_chunk, steps)
     load = sum(s.elements_per_step() for s in config.stimuli)
     dt_s = config.dt_ms * 1e-3
@@ -117,7 +120,7 @@ def plan(config, memory_limit: int | None = None) -> Plan:
     ahead = ((config.threads or available_cores()) > 1 and config.steps > steps_per_chunk
              and config.engine != "numpy" and sum(s.elements_per_step() for s in config.stimuli) >= INPUT_AHEAD_LOAD)
     memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1)
-    limit = available_memory() if memory_limit is None else memory_limit
+    limit = available_memory() if memory_limit is None else require_int("memory_limit", memory_limit, low=0)
     needed = sum(memory.values())
     if needed > limit:
         parts = ", ".join(f"{k} {_gib(v)}" for k, v in memory.items() if v)

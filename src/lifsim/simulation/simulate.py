@@ -14,8 +14,8 @@ import numpy as np
 
 from .. import engines
 from ..distributions import is_distribution
-from ..errors import ParameterError
-from ..neuron.rule import METHOD_TABLE, STEP_DTYPE, as_dtype, coefficients
+from ..errors import NonFiniteError, ParameterError, as_numbers, require_bool
+from ..neuron.rule import MAX_REFRACTORY_STEPS, METHOD_TABLE, STEP_DTYPE, as_dtype, coefficients
 from ..neuron.state import LIFState
 from ..recording import ChunkRecording, sample_rows
 from ..result import Result
@@ -30,7 +30,8 @@ from .plan import plan
 
 def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_limit: int | None = None,
              initial_state: LIFState | None = None, engine_options: tuple = (), stream: str | Path | None = None,
-             resume: bool = False, segment_s: float = SEGMENT_SECONDS, **settings) -> Result:
+             resume: bool = False, segment_s: float = SEGMENT_SECONDS, stream_description: str | None = None,
+             **settings) -> Result:
     """Run one simulation and return its `Result`.
 
     Either pass a `RunConfig` or its fields as keywords (``model``, ``stimuli``,
@@ -51,19 +52,24 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             interrupted. A complete stream is read back; a missing or empty one is begun.
         segment_s: wall-clock seconds between two commits of the stream (at least one
             chunk each; 0: after every chunk).
+        stream_description: the experiment file stored with a new stream (default: the run
+            as `lifsim show` prints it); loading it must give this run.
     """
     started = time.perf_counter()
+    if config is not None and not isinstance(config, RunConfig):
+        raise ParameterError(f"config must be a RunConfig (got {config!r:.80})")
     config = RunConfig(**settings) if config is None else config.replace(**settings) if settings else config
-    run_plan = plan(config, memory_limit)
-    engine = engines.load_engine(config.engine)
-    engine.check(config.threads, tuple(engine_options))
-    writer, committed = open_stream(stream, resume, config, run_plan.chunk_steps, initial_state, segment_s)
+    run_plan, engine = preflight(config, memory_limit, engine_options)
+    require_bool("progress", progress)
+    require_bool("resume", resume)
+    state = _initial_state(initial_state, config, run_plan.slots)
+    writer, committed = open_stream(stream, resume, config, run_plan.chunk_steps, initial_state, segment_s,
+                                    stream_description)
     if committed.checkpoint is not None:
-        initial_state = committed.checkpoint.state
+        state = _initial_state(committed.checkpoint.state, config, run_plan.slots)
     layout = config.layout
     coef = coefficients(layout.model, config.dt_ms, config.method, config.precision)
     receptors = receptor_coefficients(layout, config.dt_ms, config.method, config.precision)
-    state = _initial_state(initial_state, config, run_plan.slots)
     timings = {"build_s": 0.0, "setup_s": 0.0, "input_s": 0.0, "wall_s": 0.0}
     network = None
     if config.projections:
@@ -104,7 +110,9 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             tock = time.perf_counter()
             rows, where = sample_rows(k0, k1, config.record.every)
             recording = ChunkRecording(rows, rec_neurons, {v: a[where] for v, a in traces.items()})
-            state, chunk_spikes = runner.advance(state, chunk, recording)
+            with np.errstate(over="ignore", invalid="ignore"):  # what overflows is found just below
+                state, chunk_spikes = runner.advance(state, chunk, recording)
+            check_finite(state, recording, k0, k1, config)
             timings["input_s"] += tock - tick
             timings["wall_s"] += time.perf_counter() - tock
             spikes.append(((chunk_spikes.step + offset) * config.dt_ms, chunk_spikes.neuron))
@@ -114,6 +122,41 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             bar.update(k1 - k0)
     timings["total_s"] = time.perf_counter() - started
     return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state, network)
+
+
+def preflight(config: RunConfig, memory_limit: int | None = None, engine_options: tuple = ()):
+    """The checks of a run that need more than its configuration: its memory (`plan`) and its
+    engine's options; returns the plan and the engine. Nothing is allocated or started."""
+    if not isinstance(engine_options, (tuple, list)) or not all(
+            isinstance(o, (tuple, list)) and len(o) == 2 for o in engine_options):
+        raise ParameterError(f"engine_options must be (name, value) pairs (got {engine_options!r:.80})")
+    run_plan = plan(config, memory_limit)
+    engine = engines.load_engine(config.engine)
+    engine.check(config.threads, tuple(map(tuple, engine_options)))
+    return run_plan, engine
+
+
+def check_finite(state: LIFState, recording: ChunkRecording, k0: int, k1: int, config: RunConfig) -> None:
+    """Stop a run whose state or recorded values turned NaN or infinite in steps [k0, k1),
+    naming the neuron, the variable and the step (the first recorded sample that is not
+    finite, else the chunk's last step, where the state was found so)."""
+    for name, values in recording.out.items():
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            row, column = bad[0]
+            step = k0 + int(recording.rows[row])
+            _non_finite(name, int(recording.neurons[column]), step, values[row, column], config)
+    for name, values in (("u", state.u), ("i_syn", state.i_syn), ("pending input", state.pending)):
+        if values is not None and not np.all(np.isfinite(values)):
+            flat = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+            _non_finite(name, flat % config.n_neurons, k1 - 1, values.reshape(-1)[flat], config)
+
+
+def _non_finite(variable: str, neuron: int, step: int, value, config: RunConfig):
+    raise NonFiniteError(
+        f"the run turned non-finite: {variable} of neuron {neuron} is {value} at step {step} "
+        f"(t = {step * config.dt_ms:g} ms); the parameters or input exceed what {config.precision} holds: "
+        "use smaller values, or precision float64")
 
 
 def _input_chunks(generator: InputGenerator, first: int, steps: int, chunk_steps: int, ahead: bool,
@@ -205,8 +248,14 @@ def _initial_state(given: LIFState | None, config: RunConfig, slots: int) -> LIF
     n, receptors, dtype = config.n_neurons, len(config.layout.receptors), config.dtype
     if given is None:
         state = LIFState.resting(n, 0.0, dtype, receptors, slots)
-        state.u[:] = _initial_potential(config)
+        with np.errstate(over="ignore"):
+            state.u[:] = _initial_potential(config)
+        if not np.all(np.isfinite(state.u)):
+            raise ParameterError(f"u_init: the initial potentials must be finite in {config.precision} "
+                                 f"(a population's u_init gives {state.u[~np.isfinite(state.u)][0]})")
         return state
+    if not isinstance(given, LIFState):
+        raise ParameterError(f"initial_state must be a LIFState (got {given!r:.80})")
     shapes = {"u": (n,), "ref": (n,), "i_syn": (receptors, n), "pending": (slots, receptors * n)}
     for name, shape in shapes.items():
         value = getattr(given, name)
@@ -214,14 +263,21 @@ def _initial_state(given: LIFState | None, config: RunConfig, slots: int) -> LIF
             continue
         if np.shape(value) != shape:
             raise ParameterError(f"initial_state.{name} must have shape {shape} (got {np.shape(value)})")
-    if not np.array_equal(np.asarray(given.ref), np.rint(given.ref)) or np.any(np.asarray(given.ref) < 0):
-        raise ParameterError("initial_state.ref must hold whole numbers of steps >= 0")
-    pending = np.zeros((slots, receptors * n), dtype) if given.pending is None else np.array(given.pending, dtype)
-    state = LIFState(np.array(given.u, dtype=dtype), np.array(given.ref, dtype=STEP_DTYPE),
-                     np.array(given.i_syn, dtype=dtype), pending if slots else None)
+    ref = as_numbers("initial_state.ref", given.ref)
+    if not np.array_equal(ref, np.rint(ref)) or np.any(ref < 0) or np.any(ref > MAX_REFRACTORY_STEPS):
+        raise ParameterError(f"initial_state.ref must hold whole numbers of steps in [0, {MAX_REFRACTORY_STEPS}]")
+    pending = np.zeros((slots, receptors * n), dtype) if given.pending is None else _cast("pending", given.pending,
+                                                                                           dtype)
+    state = LIFState(_cast("u", given.u, dtype), ref.astype(STEP_DTYPE), _cast("i_syn", given.i_syn, dtype),
+                     pending if slots else None)
     if not all(np.all(np.isfinite(a)) for a in (state.u, state.i_syn, pending)):
         raise ParameterError("initial_state must be finite (NaN or inf in u, i_syn or pending)")
     return state
+
+
+def _cast(name: str, value, dtype) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return as_numbers(f"initial_state.{name}", value).astype(dtype)
 
 
 def _initial_potential(config: RunConfig) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from ..errors import ParameterError, require_finite
+from ..errors import ParameterError, as_numbers, require_finite
 from ..timegrid import in_steps
 
 
@@ -53,7 +53,7 @@ def active_rows(k0: int, k1: int, window: tuple[int, int]) -> tuple[int, int]:
 def per_neuron(name: str, value, n_neurons: int) -> np.ndarray:
     """A scalar as shape (1,), a per-neuron sequence as shape (n,), checked."""
     require_finite(name, value)
-    array = np.atleast_1d(np.asarray(value, dtype=float))
+    array = np.atleast_1d(as_numbers(name, value))
     if array.ndim != 1 or array.size not in (1, n_neurons):
         raise ParameterError(f"{name} must be a scalar or have one value per neuron ({n_neurons}); "
                              f"got shape {np.shape(value)}")
@@ -62,8 +62,8 @@ def per_neuron(name: str, value, n_neurons: int) -> np.ndarray:
 
 def check_window(name: str, start_ms: float, stop_ms: float) -> None:
     for end, value in (("start_ms", start_ms), ("stop_ms", stop_ms)):
-        if math.isnan(value):
-            raise ParameterError(f"{name}.{end} must be a number of ms (got nan)")
+        if np.ndim(as_numbers(f"{name}.{end}", value)) or math.isnan(value):
+            raise ParameterError(f"{name}.{end} must be a number of ms (got {value!r})")
     if stop_ms < start_ms:
         raise ParameterError(f"{name}.stop_ms must be >= {name}.start_ms (got {start_ms:g} to {stop_ms:g} ms)")
 

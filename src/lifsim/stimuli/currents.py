@@ -74,12 +74,15 @@ class SquarePulses(StimulusDefaults):
     sends = "current"
 
     def validate(self, target: Target) -> None:
+        if not isinstance(self.pulses, (list, tuple)):
+            raise ParameterError(f"{target.name}.pulses must be a list of (start_ms, stop_ms, amplitude_mA) "
+                                 f"(got {self.pulses!r:.80})")
         for i, pulse in enumerate(self.pulses):
-            if len(pulse) != 3:
+            if not isinstance(pulse, (list, tuple)) or len(pulse) != 3:
                 raise ParameterError(f"{target.name}.pulses[{i}] must be (start_ms, stop_ms, amplitude_mA) "
-                                     f"(got {pulse!r})")
+                                     f"(got {pulse!r:.80})")
             start, stop, amplitude = pulse
-            check_window(f"{target.name}.pulses[{i}]", float(start), float(stop))
+            check_window(f"{target.name}.pulses[{i}]", start, stop)
             per_neuron(f"{target.name}.pulses[{i}] amplitude", amplitude, target.n_neurons)
 
     def drive(self, target: Target, rng) -> CurrentDrive:
@@ -105,7 +108,8 @@ class SquarePulses(StimulusDefaults):
         return bool(self.pulses)
 
     def per_neuron_size(self) -> int | None:
-        sizes = {np.size(p[2]) for p in self.pulses if len(p) == 3 and np.ndim(p[2])}
+        pulses = self.pulses if isinstance(self.pulses, (list, tuple)) else ()  # refused by validate
+        sizes = {np.size(p[2]) for p in pulses if isinstance(p, (list, tuple)) and len(p) == 3 and np.ndim(p[2])}
         return _one_size(sizes)
 
     def elements_per_step(self) -> float:
@@ -139,7 +143,8 @@ class NoiseCurrent(StimulusDefaults):
     sends = "current"
 
     def validate(self, target: Target) -> None:
-        require_finite(f"{target.name}.mean", self.mean)
+        per_neuron(f"{target.name}.mean", self.mean, target.n_neurons)
+        per_neuron(f"{target.name}.sd", self.sd, target.n_neurons)
         require_range(f"{target.name}.sd", self.sd, low=0.0, unit="mA")
         check_window(target.name, self.start_ms, self.stop_ms)
 

@@ -187,9 +187,11 @@ class InputGenerator:
     def _amount(self, weight, q, slot, neuron):
         """The jump of each event in the receptor's unit, in the run's precision."""
         if q is None:
-            return np.asarray(weight, dtype=float).astype(self.dtype)
+            with np.errstate(over="ignore"):  # beyond the precision: the run stops on the non-finite state
+                return np.asarray(weight, dtype=float).astype(self.dtype)
         charge = self.charge[slot, neuron] if self.charge.ndim == 2 else self.charge[slot]
-        return (weight * (q * charge)).astype(self.dtype)
+        with np.errstate(over="ignore"):
+            return (weight * (q * charge)).astype(self.dtype)
 
 
 def _joined(arrays):

@@ -20,6 +20,7 @@ from ..errors import (
     require_choice,
     require_finite,
     require_int,
+    require_number,
     require_range,
 )
 from .base import (
@@ -73,7 +74,11 @@ class PoissonSynapses(StimulusDefaults):
     def validate(self, target: Target) -> None:
         name = target.name
         require_int(f"{name}.synapses", self.synapses, low=0)
+        require_number(f"{name}.rate_hz", self.rate_hz)
         require_range(f"{name}.rate_hz", self.rate_hz, low=0.0, unit="Hz")
+        check_smallest_rate(name, self.rate_hz, target.dt_ms)
+        for key in ("weight_mean", "weight_sd", "q"):
+            require_number(f"{name}.{key}", getattr(self, key))
         check_window(name, self.start_ms, self.stop_ms)
         require_finite(f"{name}.weight_mean", self.weight_mean)
         require_range(f"{name}.weight_sd", self.weight_sd, low=0.0)
@@ -123,6 +128,18 @@ class PoissonSynapses(StimulusDefaults):
     def setup_bytes(self, n_neurons: int) -> int:
         """Memory for the efficacies and the per-synapse generator state, bytes."""
         return 16 * n_neurons * self.synapses
+
+
+#: Smallest nonzero spike probability per step (below it, draws and gaps lose their meaning).
+MIN_PROBABILITY = 1e-18
+
+
+def check_smallest_rate(name: str, rate_hz: float, dt_ms: float) -> None:
+    """Refuse a rate so small that rate·dt is below MIN_PROBABILITY (yet not 0)."""
+    probability = float(rate_hz) * dt_ms * 1e-3
+    if 0.0 < probability < MIN_PROBABILITY:
+        raise ParameterError(f"{name}.rate_hz: rate·dt·1e-3 must be 0 or at least {MIN_PROBABILITY:g} "
+                             f"(got {probability:g}); use 0 for no input")
 
 
 def _per_step_draws(rng, probability, window, n_syn):
@@ -245,8 +262,11 @@ class PoissonInput(StimulusDefaults):
     sends = "dense"
 
     def validate(self, target: Target) -> None:
-        mean = self.rate_hz * target.dt_ms * 1e-3 if np.isfinite(self.rate_hz) else math.inf
+        require_number(f"{target.name}.rate_hz", self.rate_hz)
+        require_number(f"{target.name}.weight", self.weight)
         require_range(f"{target.name}.rate_hz", self.rate_hz, low=0.0, unit="Hz")
+        check_smallest_rate(target.name, self.rate_hz, target.dt_ms)
+        mean = float(self.rate_hz) * target.dt_ms * 1e-3
         if mean > MAX_SPIKES_PER_STEP:
             raise ParameterError(f"{target.name}.rate_hz: rate·dt·1e-3 must be <= {MAX_SPIKES_PER_STEP:g} spikes "
                                  f"per step (got {mean:g}); lower the rate or dt")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ParameterError, require_finite, require_range
+from ..errors import ParameterError, as_numbers, require_finite, require_range
 from ..timegrid import whole_steps
 from .base import SpikeDrive, StimulusDefaults, Target
 
@@ -36,11 +36,12 @@ class SpikeTimes(StimulusDefaults):
 
     def validate(self, target: Target) -> None:
         name = target.name
-        times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
+        times = np.atleast_1d(as_numbers(f"{name}.times_ms", self.times_ms))
         if times.ndim != 1:
             raise ParameterError(f"{name}.times_ms must be a list of times in ms (got shape {times.shape})")
         require_range(f"{name}.times_ms", times, low=0.0, unit="ms")
-        if not np.array_equal(np.asarray(self.neuron), np.rint(np.asarray(self.neuron, dtype=float))):
+        neuron = as_numbers(f"{name}.neuron", self.neuron)
+        if not np.array_equal(neuron, np.rint(neuron)):
             raise ParameterError(f"{name}.neuron must be whole neuron indices (got {self.neuron!r})")
         for key in ("neuron", "weight"):
             value = np.asarray(getattr(self, key))

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ParameterError, require_choice, require_range
+from ..errors import ParameterError, require_choice, require_number, require_range
 from ..neuron.rule import PRECISIONS, as_dtype, exprel
 
 #: Receptor kind -> the unit of its weights and of its state.
@@ -58,6 +58,7 @@ class Receptor:
         if self.tau_ms is not None:
             if self.kind == "delta":
                 raise ParameterError(f"receptor {self.name}.tau_ms: a delta receptor has no time constant")
+            require_number(f"receptor {self.name}.tau_ms", self.tau_ms)
             require_range(f"receptor {self.name}.tau_ms", self.tau_ms, low=0.0, low_open=True, unit="ms")
 
     @property
@@ -95,7 +96,13 @@ def receptor_coefficients(layout, dt_ms: float, method: str, precision: str) -> 
                 row[j, lo:hi] = value
     decay, s, current, charge = (_compact(r) for r in rows)
     dtype = PRECISIONS[precision]
-    return ReceptorCoefficients(as_dtype(decay, dtype), as_dtype(s, dtype), as_dtype(current, dtype), charge)
+    out = ReceptorCoefficients(as_dtype(decay, dtype), as_dtype(s, dtype), as_dtype(current, dtype), charge)
+    for name, value in (("drive", out.s), ("charge", charge), ("charge", as_dtype(charge, dtype))):
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"model.tau_syn, a receptor's tau_ms, model.R or model.tau_m: the receptors' "
+                                 f"{name} per step is not finite in {precision} at dt = {dt_ms:g} ms; use time "
+                                 "constants closer to dt, a smaller R, or precision float64")
+    return out
 
 
 def _constants(receptor: Receptor, model, dt_ms: float, method: str):
@@ -104,12 +111,25 @@ def _constants(receptor: Receptor, model, dt_ms: float, method: str):
     if receptor.kind == "delta":
         return 0.0, 1.0, 0.0, R / tau_m
     tau = np.asarray(model.tau_syn if receptor.tau_ms is None else receptor.tau_ms, float)
-    if method == "article":
-        s = R * (dt_ms / tau_m)
-    else:  # R/tau_m ∫ exp(-(dt-t)/tau_m) exp(-t/tau) dt over the step, accurate at tau_m = tau
-        rate_gap = (tau - tau_m) / (tau_m * tau)  # 1/tau_m - 1/tau, without cancellation
-        s = R * dt_ms / tau_m * np.exp(-dt_ms / tau_m) * exprel(dt_ms * rate_gap)
-    return np.exp(-dt_ms / tau), s, 1.0, 1.0 / tau
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked in the run's precision
+        if method == "article":
+            s = R * (dt_ms / tau_m)
+        else:
+            s = _exact_drive(R, tau_m, tau, dt_ms)
+        return np.exp(-dt_ms / tau), s, 1.0, 1.0 / tau
+
+
+def _exact_drive(R, tau_m, tau, dt_ms):
+    """R/tau_m ∫ exp(-(dt-t)/tau_m) exp(-t/tau) dt over the step: with the relative rate
+    ``g = 1/tau_m - 1/tau``, ``R·dt/tau_m·exp(-dt/tau_m)·exprel(g·dt)`` (accurate at
+    tau_m = tau), or where ``|g·dt| > 1`` the same as ``R/(tau_m·g)·(exp(-dt/tau) - exp(-dt/tau_m))``,
+    which stays finite when one time constant is tiny beside dt."""
+    rate_gap = (tau - tau_m) / (tau_m * tau)  # 1/tau_m - 1/tau, without cancellation
+    x = dt_ms * rate_gap
+    near = R * dt_ms / tau_m * np.exp(-dt_ms / tau_m) * exprel(np.where(np.abs(x) > 1.0, 0.0, x))
+    safe_gap = np.where(rate_gap == 0.0, 1.0, rate_gap)
+    far = R / (tau_m * safe_gap) * (np.exp(-dt_ms / tau) - np.exp(-dt_ms / tau_m))
+    return np.where(np.abs(x) > 1.0, far, near)
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
