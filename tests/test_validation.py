@@ -55,7 +55,7 @@ def test_nan_currents():
 
 
 def test_mismatched_shapes():
-    refused(r"neurons \(3\) must equal the length of the per-neuron model values \(2\)",
+    refused(r"model.tau_m must be a scalar or have one value per neuron \(3\); got shape \(2,\)",
             model=lifsim.LIFParams(tau_m=[10.0, 12.0]), n_neurons=3)
     refused(r"stimulus\[0\].amplitude must be a scalar or have one value per neuron \(2\)",
             stimuli=[lifsim.ConstantCurrent([1.0, 2.0, 3.0])], n_neurons=2)

@@ -4,7 +4,7 @@ Units everywhere: time ms, potential mV, current mA, resistance Ω, rate Hz, cha
 """
 
 from .distributions import Normal, Uniform
-from .errors import ParameterError, PoissonApproximationWarning
+from .errors import NonFiniteError, ParameterError, PoissonApproximationWarning
 from .network.population import Population
 from .network.projection import CONNECTION_RULES, Projection
 from .neuron.params import LIFParams
@@ -28,6 +28,7 @@ __all__ = [
     "LIFState",
     "METHODS",
     "NoiseCurrent",
+    "NonFiniteError",
     "Normal",
     "ParameterError",
     "PoissonApproximationWarning",

@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line."""
 
     def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"lifsim: error: {message} (see {self.prog} --help)\n")
 
 
 def _path(text: str) -> Path:

@@ -40,7 +40,7 @@ class Record:
         if not isinstance(self.variables, (str, list, tuple)):
             raise ParameterError(f"record.variables must be a list of names (got {self.variables!r})")
         variables = (self.variables,) if isinstance(self.variables, str) else tuple(self.variables)
-        unknown = [v for v in variables if v not in VARIABLES]
+        unknown = [v for v in variables if not isinstance(v, str) or v not in VARIABLES]
         if unknown:
             raise ParameterError(f"record.variables must be among {', '.join(VARIABLES)} (got {unknown[0]!r})")
         if len(set(variables)) != len(variables):

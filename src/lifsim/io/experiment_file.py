@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ..distributions import Uniform, from_table, is_distribution
-from ..errors import ParameterError, require_int
+from ..errors import ParameterError, require_choice, require_int
 from ..network.population import Population
 from ..network.projection import Projection
 from ..neuron.params import UNITS, LIFParams
+from ..neuron.rule import METHODS
 from ..recording import VARIABLES, Record
 from ..simulation.config import RunConfig
 from ..stimuli import STIMULUS_KINDS
@@ -199,7 +200,7 @@ def _build(data: dict, overrides: dict, source: str) -> Experiment:
         order = _network(data, values, settings, neurons, order)
         sizes = {p.name: p.size for p in settings["populations"]}
     else:
-        if order is not None:
+        if order is not None or "order" in data:
             raise ParameterError("order: only a network ([[population]] tables) has an order to set")
         settings["model"] = LIFParams(**_resolve_table("model", data.get("model", {}), MODEL_KEYS, values, neurons))
         settings["n_neurons"] = neurons
@@ -235,6 +236,8 @@ def _methods(data: dict, overrides: dict) -> tuple:
     methods = tuple(data.get("methods", (data.get("method", RunConfig.method),)))
     if not methods:
         raise ParameterError("methods must list at least one method")
+    for method in methods:
+        require_choice("methods" if "methods" in data else "method", method, METHODS)
     return methods
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..errors import ParameterError, require_finite, require_range
+from ..errors import ParameterError, as_numbers, require_finite, require_range
 
 #: Unit of every model parameter (ms, mV, Ω).
 UNITS = {
@@ -54,7 +54,7 @@ class LIFParams:
             if value is None and field.name == "u_reset":
                 continue
             if isinstance(value, (list, tuple, np.ndarray)):
-                array = np.array(value, dtype=float)
+                array = as_numbers(f"model.{field.name}", value).copy()
                 array.setflags(write=False)
                 object.__setattr__(self, field.name, array)
             require_finite(f"model.{field.name}", getattr(self, field.name))

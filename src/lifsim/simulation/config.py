@@ -146,6 +146,7 @@ class RunConfig:
             return implied or _stimulus_size(self.stimuli) or 1
         n = require_int("neurons", self.n_neurons, low=1, high=MAX_NEURONS)
         if implied is not None and implied != n:
+            self.model.check_size(n)  # names the field
             raise ParameterError(f"neurons ({n}) must equal the length of the per-neuron model values ({implied})")
         return n
 
@@ -244,7 +245,7 @@ def check_representable(stimuli, precision: str) -> None:
     hold, alone or added up: the largest current the stimuli can sum to (noise within
     NOISE_BOUND_SD standard deviations) and each weight must stay below its largest number."""
     largest = float(np.finfo(PRECISIONS[precision]).max)
-    total = 0.0
+    total, named = 0.0, []
     for i, stimulus in enumerate(stimuli):
         for f in fields(stimulus):
             value = getattr(stimulus, f.name)
@@ -256,14 +257,17 @@ def check_representable(stimuli, precision: str) -> None:
                                      f"(got {size:g})")
         if stimulus.sends == "current":
             total += _largest_current(stimulus)
+            named.append(f"stimulus[{i}]" + {"noise": ".mean and .sd", "square": ".pulses"}.get(stimulus.kind,
+                                                                                                ".amplitude"))
     if total > largest:
-        raise ParameterError(f"stimuli: the currents add up to as much as {total:g} mA, beyond {precision}'s "
-                             f"±{largest:.3g}")
+        raise ParameterError(f"{', '.join(named)}: the currents add up to as much as {total:g} mA (noise "
+                             f"counted to {NOISE_BOUND_SD:g} sd), beyond {precision}'s ±{largest:.3g}")
 
 
 def _largest_current(stimulus) -> float:
     if stimulus.kind == "noise":
-        return float(np.max(np.abs(stimulus.mean)) + NOISE_BOUND_SD * np.max(stimulus.sd))
+        with np.errstate(over="ignore"):  # inf: refused by the caller
+            return float(np.max(np.abs(stimulus.mean)) + NOISE_BOUND_SD * np.max(stimulus.sd))
     if stimulus.kind == "square":  # overlapping pulses add
         return sum(float(np.max(np.abs(np.asarray(p[2], dtype=float)))) for p in stimulus.pulses)
     return float(np.max(np.abs(np.asarray(stimulus.amplitude, dtype=float)), initial=0.0))

@@ -15,11 +15,11 @@ import numpy as np
 from .. import engines
 from ..distributions import is_distribution
 from ..errors import NonFiniteError, ParameterError, as_numbers, require_bool
+from ..io.stream import SEGMENT_SECONDS, Checkpoint, Committed, open_stream
 from ..neuron.rule import MAX_REFRACTORY_STEPS, METHOD_TABLE, STEP_DTYPE, as_dtype, coefficients
 from ..neuron.state import LIFState
 from ..recording import ChunkRecording, sample_rows
 from ..result import Result
-from ..io.stream import SEGMENT_SECONDS, Checkpoint, Committed, open_stream
 from ..stimuli import InputGenerator
 from ..stimuli.generator import InputSpikes
 from ..streams import value_rng
@@ -156,7 +156,7 @@ def _non_finite(variable: str, neuron: int, step: int, value, config: RunConfig)
     raise NonFiniteError(
         f"the run turned non-finite: {variable} of neuron {neuron} is {value} at step {step} "
         f"(t = {step * config.dt_ms:g} ms); the parameters or input exceed what {config.precision} holds: "
-        "use smaller values, or precision float64")
+        + ("use smaller values, or precision float64" if config.precision != "float64" else "use smaller values"))
 
 
 def _input_chunks(generator: InputGenerator, first: int, steps: int, chunk_steps: int, ahead: bool,

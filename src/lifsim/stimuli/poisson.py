@@ -157,6 +157,8 @@ def _per_step_draws(rng, probability, window, n_syn):
 
 #: Expected events per generation block of the event-driven Poisson input (bounds its memory).
 EVENTS_PER_BLOCK = 1 << 18
+#: Most steps per generation block (at low rates the expected events would need longer ones).
+MAX_BLOCK_STEPS = 1 << 16
 
 
 def _event_draws(rng, probability, window, n_syn):
@@ -171,7 +173,7 @@ def _event_draws(rng, probability, window, n_syn):
     """
     from .event_loops import by_step, geometric, spend_gaps  # numba is imported only when needed
 
-    block = int(max(1, EVENTS_PER_BLOCK / (n_syn * probability)))
+    block = int(min(MAX_BLOCK_STEPS, max(1, EVENTS_PER_BLOCK / (n_syn * probability))))
     scale = -1.0 / math.log1p(-probability)  # steps per unit of exponential
     next_step = window[0] - 1 + geometric(rng.standard_exponential(n_syn), scale)
     batch = int(1.25 * block * n_syn * probability) + 1024
@@ -277,7 +279,8 @@ class PoissonInput(StimulusDefaults):
         window = window_steps(self.start_ms, self.stop_ms, target.dt_ms)
         cdf = poisson_cdf(self.rate_hz * target.dt_ms * 1e-3)
         guide = guide_table(cdf)
-        jumps = np.arange(cdf.size) * float(self.weight)
+        with np.errstate(over="ignore"):  # a sum beyond the precision stops the run, naming where
+            jumps = np.arange(cdf.size) * float(self.weight)
         groups = [(lo, min(lo + NEURONS_PER_STREAM, target.n_neurons))
                   for lo in range(0, target.n_neurons, NEURONS_PER_STREAM)]
         streams = rng.spawn(len(groups))

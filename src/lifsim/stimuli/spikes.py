@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ParameterError, as_numbers, require_finite, require_range
+from ..errors import ParameterError, as_numbers, require_finite, require_number, require_range
 from ..timegrid import whole_steps
 from .base import SpikeDrive, StimulusDefaults, Target
 
@@ -50,7 +50,7 @@ class SpikeTimes(StimulusDefaults):
                                      f"({times.size}); got shape {value.shape}")
         require_range(f"{name}.neuron", self.neuron, low=0, high=target.n_neurons - 1)
         require_finite(f"{name}.weight", self.weight)
-        require_finite(f"{name}.q", self.q)
+        require_number(f"{name}.q", self.q)
 
     def drive(self, target: Target, rng) -> SpikeDrive:
         times = np.atleast_1d(np.asarray(self.times_ms, dtype=float))
