@@ -49,6 +49,11 @@ def test_delay_script_runs():
     assert len(rows) == 2 and "| 1000 |" in rows[0]  # 100 neurons × 10 synapses each
 
 
+def test_kill_resume_script_runs():
+    out = run("benchmarks/kill_resume.py", "--trials", "1", "--order", "50", "--duration", "200")
+    assert "1 of 1 resumed runs byte-identical" in out
+
+
 def test_engine_script_runs_a_network():
     out = run("benchmarks/engines.py", "--case", "cuba", "--engines", "numpy,numba", "--neurons", "200",
               "--duration", "50", "--repeats", "1")

@@ -142,3 +142,11 @@ def test_output_paths_are_checked_before_the_run(tmp_path, capsys):
 def test_api_values_of_the_wrong_type_raise_parameter_error(make):
     with pytest.raises(lifsim.ParameterError):
         make()
+
+
+def test_an_explicit_projection_with_no_synapses_runs():
+    # found by the property tests: no synapses and per-synapse delays (an empty list)
+    populations = (lifsim.Population("P", 3),)
+    nothing = lifsim.Projection("P", "P", "explicit", pre=[], post=[], weight=[], delay_ms=[])
+    result = lifsim.simulate(populations=populations, projections=(nothing,), engine="numpy", duration_ms=5)
+    assert result.synapses == 0 and result.spike_times_ms.size == 0

@@ -181,6 +181,8 @@ class Projection:
             return 1, 1
         values = self.delay_ms.low_high() if isinstance(self.delay_ms, Uniform) else self.delay_ms
         steps = delay_steps(np.asarray(values, dtype=float), dt_ms)
+        if steps.size == 0:  # explicit synapses, none of them
+            return 1, 1
         return int(np.min(steps)), int(np.max(steps))
 
     def expected_synapses(self, n_source: int, n_target: int) -> tuple[float, float]:
