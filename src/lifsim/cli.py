@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-from contextlib import contextmanager
 import json
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -269,10 +269,9 @@ def _run(args) -> int:
 
 
 def _run_experiment(args, exp, engine_switches, folders) -> None:
+    from .io.experiment_file import render
     from .io.outputs import summary_text, write_outputs
     from .simulation.simulate import simulate
-
-    from .io.experiment_file import render
 
     results = [simulate(config, progress=not args.quiet, engine_options=engine_switches, stream=folder,
                         resume=args.resume, segment_s=args.segment_s,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,10 +112,7 @@ def open_stream(folder, resume: bool, config, chunk_steps: int, initial_state=No
         from .experiment_file import render_config
 
         description = render_config(config)
-    writer = StreamWriter.create(folder, config, description, chunk_steps, resume)
-    writer.manifest["initial_state"] = started
-    writer._write_manifest()
-    return writer, NOTHING
+    return StreamWriter.create(folder, config, description, chunk_steps, resume, started), NOTHING
 
 
 def initial_state_digest(state) -> str | None:
@@ -135,8 +133,8 @@ class StreamWriter:
         self.folder, self.manifest = folder, manifest
 
     @classmethod
-    def create(cls, folder: Path, config, experiment_text: str, chunk_steps: int,
-               resume: bool = False) -> "StreamWriter":
+    def create(cls, folder: Path, config, experiment_text: str, chunk_steps: int, resume: bool = False,
+               initial_state: str | None = None) -> "StreamWriter":
         """A new stream for ``config`` in ``folder`` (missing or empty; with ``resume``, it may
         hold what a writer killed before its first manifest left)."""
         folder = Path(folder)
@@ -147,7 +145,7 @@ class StreamWriter:
         manifest = {"format": FORMAT, "version": VERSION, "lifsim": __version__, "experiment": EXPERIMENT,
                     "fingerprint": fingerprint(config), "engine": config.engine, "steps": config.steps,
                     "chunk_steps": chunk_steps, "dt_ms": config.dt_ms, "record_every": config.record.every,
-                    "segments": [], "complete": False}
+                    "initial_state": initial_state, "segments": [], "complete": False}
         writer = cls(folder, manifest)
         writer._write_manifest()
         return writer
@@ -246,7 +244,17 @@ def read_manifest(folder: Path) -> dict:
         raise StreamError(f"stream {folder}: {MANIFEST} is not a lifsim stream's manifest")
     if manifest.get("version") != VERSION:
         raise StreamError(f"stream {folder}: format version {manifest.get('version')!r}; this lifsim reads {VERSION}")
+    segments = manifest.get("segments")
+    if not (set(MANIFEST_KEYS) <= manifest.keys() and isinstance(segments, list)
+            and all(isinstance(s, dict) and set(SEGMENT_KEYS) <= s.keys()
+                    and re.fullmatch(r"segment-\d{6}\.npz", str(s["file"])) for s in segments)):
+        raise StreamError(f"stream {folder}: {MANIFEST} lacks some of its keys (edited or damaged)")
     return manifest
+
+
+#: Keys every manifest has, and every segment's entry in it.
+MANIFEST_KEYS = ("fingerprint", "engine", "steps", "chunk_steps", "dt_ms", "segments", "complete")
+SEGMENT_KEYS = ("file", "k0", "k1", "spikes", "sha256")
 
 
 def read(folder: Path, config=None) -> Committed:
