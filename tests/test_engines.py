@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lifsim
+from helpers import assert_same
 from lifsim import engines
 from lifsim.io import experiment_file as experiment
 
@@ -24,18 +25,6 @@ def available(name):
 
 ENGINES = [pytest.param(name, marks=pytest.mark.skipif(not available(name), reason=f"{name} not installed"))
            for name in FAST_ENGINES]
-
-
-def assert_same(reference, other, exact=True):
-    np.testing.assert_array_equal(other.spike_times_ms, reference.spike_times_ms)
-    np.testing.assert_array_equal(other.spike_neurons, reference.spike_neurons)
-    assert set(other.traces) == set(reference.traces)
-    for name, trace in reference.traces.items():
-        if exact:
-            np.testing.assert_array_equal(other.traces[name], trace, err_msg=name)
-        else:
-            np.testing.assert_allclose(other.traces[name], trace, rtol=4 * np.finfo(trace.dtype).eps,
-                                       atol=4 * np.finfo(trace.dtype).eps, err_msg=name)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

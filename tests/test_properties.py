@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import lifsim
+from helpers import assert_same
 from lifsim import ParameterError, engines
 from lifsim.cli import EXIT_BAD_INPUT, main
 from lifsim.io import experiment_file
@@ -285,23 +286,6 @@ def assert_finite_and_refractory(result):
         assert np.all(gaps >= hold[neuron] + extra), (
             f"neuron {neuron} spiked {int(gaps.min())} steps after its previous spike; refractory hold "
             f"{int(hold[neuron])} steps, method {config.method}")
-
-
-def assert_same(reference, other, exact=True):
-    """As tests/test_engines.py: the same spikes, traces bit for bit (or within 4 ulp)."""
-    np.testing.assert_array_equal(other.spike_times_ms, reference.spike_times_ms)
-    np.testing.assert_array_equal(other.spike_neurons, reference.spike_neurons)
-    assert set(other.traces) == set(reference.traces)
-    for name, trace in reference.traces.items():
-        if exact:
-            np.testing.assert_array_equal(other.traces[name], trace, err_msg=name)
-        else:
-            eps = 4 * np.finfo(trace.dtype).eps
-            np.testing.assert_allclose(other.traces[name], trace, rtol=eps, atol=eps, err_msg=name)
-    if exact:
-        for name in ("u", "ref", "i_syn"):
-            np.testing.assert_array_equal(getattr(other.final_state, name), getattr(reference.final_state, name),
-                                          err_msg=f"final_state.{name}")
 
 
 @needs_numba
