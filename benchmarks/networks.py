@@ -12,7 +12,8 @@ networks are lifsim's built-in ``cuba`` and ``brunel`` and, for the peers,
 
 Speed: every run is a fresh process pinned with ``taskset``; each configuration runs once
 to warm its caches (Brian2's compiled code, numba's kernels), then the configurations take
-turns ``--repeats`` times (so that a slow spell of the machine falls on all of them); the
+turns ``--repeats`` times; Brian2 also runs as a first run does ("compiling": its build folder
+emptied before each run, so the process includes compiling the C++ code) (so that a slow spell of the machine falls on all of them); the
 table shows medians. "loop" is the simulation alone (lifsim: input generation and the
 engine's loop; Brian2: the compiled binary's run; NEST: ``Simulate``); "process" the whole
 process from start to exit; peak RSS includes child processes.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 from datetime import date
@@ -39,8 +41,8 @@ PEERS = ("brian2-standalone", "nest")
 SCALE_OPTION = {"cuba": "--neurons", "brunel": "--order"}
 
 
-def lifsim_command(network, scale, duration, threads, seed=0):
-    command = [sys.executable, "-m", "lifsim", "bench", network, "--duration", str(duration), "--threads", str(threads),
+def lifsim_command(network, scale, duration, threads, seed=0, python=sys.executable):
+    command = [str(python), "-m", "lifsim", "bench", network, "--duration", str(duration), "--threads", str(threads),
                "--seed", str(seed), "--json"]
     return command + ([SCALE_OPTION[network], str(scale)] if scale else [])
 
@@ -59,15 +61,24 @@ def speed(args, peer_python, work) -> dict:
     report = {}
     for network in args.networks.split(","):
         scale = args.cuba_neurons if network == "cuba" else args.brunel_order
-        configs = [("lifsim numba, 1 thread", lifsim_command(network, scale, args.duration, 1), args.cores),
-                   ("lifsim numba, 2 threads", lifsim_command(network, scale, args.duration, 2), args.cores_2)]
+        python = args.lifsim_python
+        configs = [("lifsim numba, 1 thread", lifsim_command(network, scale, args.duration, 1, python=python),
+                     args.cores, None),
+                   ("lifsim numba, 2 threads", lifsim_command(network, scale, args.duration, 2, python=python),
+                    args.cores_2, None)]
         configs += [(peer, peer_command(peer_python, peer, network, scale, args.duration, work / f"{peer}-{network}"),
-                     args.cores) for peer in args.peer_list]
-        for _, command, cores in configs:  # warm-up: compile and fill the caches, not counted
+                     args.cores, None) for peer in args.peer_list]
+        if "brian2-standalone" in args.peer_list:  # as a first run does: compiling into an empty folder
+            fresh = work / f"brian2-standalone-{network}-fresh"
+            configs.append(("brian2-standalone, compiling", peer_command(peer_python, "brian2-standalone", network,
+                                                                         scale, args.duration, fresh), args.cores, fresh))
+        for _, command, cores, fresh in configs:  # warm-up: compile and fill the caches, not counted
             measure(command, cores, work)
-        rows = {label: [] for label, _, _ in configs}
+        rows = {label: [] for label, _, _, _ in configs}
         for _ in range(args.repeats):
-            for label, command, cores in configs:
+            for label, command, cores, fresh in configs:
+                if fresh is not None:
+                    shutil.rmtree(fresh, ignore_errors=True)
                 rows[label].append(measure(command, cores, work))
         report[network] = [{"label": label, "loop_s": statistics.median(loop_of(r) for r in runs),
                             "loops": [loop_of(r) for r in runs],
@@ -181,6 +192,9 @@ def main():
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to run (default: %(default)s)")
     parser.add_argument("--peers-venv", type=Path, default=HERE / ".peers-venv")
     parser.add_argument("--peers-python", default=None, help="Python >= 3.12 for the peers' venv")
+    parser.add_argument("--lifsim-python", type=Path, default=Path(sys.executable),
+                        help="the Python that runs lifsim (default: this one), e.g. a venv made with the README's "
+                             "first command, without the test extra")
     parser.add_argument("--json", type=Path, default=None, help="also write all figures to this file")
     args = parser.parse_args()
     args.peer_list = [p for p in args.peers.split(",") if p]

@@ -257,8 +257,8 @@ def _stimulus_input_overload(injected, events, dense, pending):
 
 @njit(inline="always")
 def _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown):
-    """The membrane rule for a block for one step; returns the number that spiked."""
-    fired = 0
+    """The membrane rule for a block for one step; flags the neurons that spiked. (Counting
+    them here, in the same loop, would keep the compiler from vectorising it.)"""
     for i in range(u.shape[0]):
         ci = _coefficients_at(c, i)
         syn = zero if drive is None else drive[i]
@@ -269,10 +269,17 @@ def _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown):
         u[i] = u_new
         ref[i] = ref_new
         flags[i] = spiked
-        fired += spiked
         if shown is not None:
             shown[i] = u_shown
-    return fired
+
+
+@njit(inline="always")
+def _any_flagged(words):
+    """Whether any flag is set, read as 64-bit words (a vectorised OR)."""
+    seen = np.uint64(0)
+    for w in range(words.shape[0]):
+        seen |= words[w]
+    return seen != 0
 
 
 @njit(inline="always")
@@ -339,16 +346,17 @@ def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dens
             _receptors(i_syn, _stimulus_input(injected, events, dense, pending), pending, (k0 + k) % max(slots, 1),
                        n_total, lo, stepped, drive)
             if show:
-                fired = _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown)
+                _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, shown)
             else:
-                fired = _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, None)
+                _advance_neurons(method, u, ref, i_ext, drive, c, zero, flags, None)
         elif show:
-            fired = _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, shown)
+            _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, shown)
         else:
-            fired = _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, None)
-        if fired:
-            per_step[k] = fired
-            count = _collect(words, flags, lo, spike_neuron, count)
+            _advance_neurons(method, u, ref, i_ext, None, c, zero, flags, None)
+        if _any_flagged(words):
+            held = _collect(words, flags, lo, spike_neuron, count)
+            per_step[k] = held - count
+            count = held
         if row >= 0:
             r0, r1 = rec.bounds[b], rec.bounds[b + 1]
             for j in range(r0, r1):
