@@ -192,7 +192,7 @@ def main():
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to run (default: %(default)s)")
     parser.add_argument("--peers-venv", type=Path, default=HERE / ".peers-venv")
     parser.add_argument("--peers-python", default=None, help="Python >= 3.12 for the peers' venv")
-    parser.add_argument("--lifsim-python", type=Path, default=Path(sys.executable),
+    parser.add_argument("--lifsim-python", type=lambda p: Path(p).absolute(), default=Path(sys.executable),
                         help="the Python that runs lifsim (default: this one), e.g. a venv made with the README's "
                              "first command, without the test extra")
     parser.add_argument("--json", type=Path, default=None, help="also write all figures to this file")

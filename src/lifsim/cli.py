@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_bench(commands)
     _add_export(commands)
+    _add_sweep(commands)
     _add_show(commands)
     _add_info(commands)
     return parser
@@ -87,6 +88,51 @@ def _add_bench(commands) -> None:
                        help="seed of every random draw, an integer >= 0 (default: %(default)s)")
     _add_tensorflow_options(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
+
+
+def _add_sweep(commands) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run an experiment over a grid of its parameters (built-in: fi-grid, brunel-phase)",
+        description="Run an experiment (a built-in sweep or experiment, or a TOML file) at every point of a grid "
+                    "of its keys, TRIALS times each, in this process or on Dask; write sweep.parquet (one row "
+                    "per point × trial), sweep.nc (means and standard deviations over trials on the grid), "
+                    "sweep.png and batches/ (one file per finished batch) into --out. docs/sweeps.md has more.")
+    sweep.add_argument("experiment", metavar="EXPERIMENT",
+                       help="fi-grid, brunel-phase, a built-in experiment name, or a .toml file")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES",
+                       help="an axis: a dotted key of the experiment file and its values, a,b,c or "
+                            "start:stop:step (stop excluded), e.g. model.tau_m=5,10,20 or "
+                            "stimulus.0.amplitude=0:3:0.05; repeat for more axes")
+    sweep.add_argument("--trials", type=int, default=None, metavar="K", help="runs per point, >= 1 (default: "
+                                                                              "the file's, else 1)")
+    sweep.add_argument("--seed", type=int, default=None, metavar="N",
+                       help="the sweep's seed: each point × trial's seed derives from it (default: the file's)")
+    sweep.add_argument("--metrics", default=None, metavar="A,B",
+                       help="metrics to keep, comma-separated (default: all): " + ", ".join(_sweep_metrics()))
+    sweep.add_argument("--plot", default=None, metavar="A,B", help="metrics to draw (default: the file's, else "
+                                                                    "rate_hz)")
+    sweep.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="run on a Dask LocalCluster of N worker processes on this machine")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on the Dask scheduler at ADDRESS (tcp://host:port)")
+    sweep.add_argument("--batch-neurons", type=int, default=None, metavar="N",
+                       help="neurons per batch of independent-neuron points (default: 100000)")
+    sweep.add_argument("--threads", type=int, default=None, metavar="K",
+                       help="engine threads per run (default: the experiment's; 1 on Dask workers)")
+    for flag, kind, text in (("--engine", str, "engine for every point"), ("--dt", float, "time step, ms"),
+                             ("--duration", float, "simulated time, ms"), ("--neurons", int, "neurons per point"),
+                             ("--order", int, "a network's order")):
+        sweep.add_argument(flag, type=kind, default=None, help=f"{text} (default: the experiment's)")
+    sweep.add_argument("--out", type=_path, default=Path("lifsim-sweep"), metavar="DIR",
+                       help="output folder, new or empty (default: %(default)s)")
+    sweep.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished batches")
+    sweep.add_argument("--csv", action="store_true", help="also write sweep.csv")
+
+
+def _sweep_metrics() -> tuple:
+    from .sweep.batch import METRICS
+
+    return METRICS
 
 
 def _add_show(commands) -> None:
@@ -387,6 +433,29 @@ def _bench(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    try:
+        from .sweep import sweep
+        import pyarrow  # noqa: F401
+        import xarray  # noqa: F401
+    except ImportError as error:
+        raise ParameterError(f"lifsim sweep needs the sweep extra ({error.name} is missing): "
+                             "pip install 'lifsim[sweep]'") from None
+    listed = {name: None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+              for name, text in (("metrics", args.metrics), ("plot", args.plot))}
+    result = sweep(args.experiment, args.grid, out=args.out, trials=args.trials, seed=args.seed,
+                   metrics=listed["metrics"], plot=listed["plot"], workers=args.workers, scheduler=args.scheduler,
+                   batch_neurons=args.batch_neurons, resume=args.resume, csv=args.csv, threads=args.threads,
+                   progress=sys.stderr.isatty(), engine=args.engine, dt_ms=args.dt, duration_ms=args.duration,
+                   neurons=args.neurons, order=args.order)
+    t = result.timings
+    dask = f", Dask start {t['dask_start_s']:.1f} s" if t["dask_start_s"] else ""
+    resumed = f", {t['resumed']} batches done before" if t["resumed"] else ""
+    print(f"sweep: {result.table.num_rows} rows ({t['batches']} batches{resumed}) in {t['total_s']:.1f} s{dask}; "
+          f"wrote {', '.join(Path(f).name for f in result.files)} in {args.out}")
+    return 0
+
+
 def _info(args) -> int:
     print(f"lifsim {__version__} (Python {sys.version.split()[0]})")
     for name in engines.engine_names():
@@ -406,4 +475,4 @@ def _show(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "bench": _bench, "export": _export, "show": _show, "info": _info}
+COMMANDS = {"run": _run, "bench": _bench, "export": _export, "sweep": _sweep, "show": _show, "info": _info}

@@ -127,23 +127,44 @@ def load(name_or_path: str, **overrides) -> Experiment:
     ``method``, ``precision``, ``threads``, ``neurons``, ``order``), or ``currents`` (mA,
     one per neuron) for the experiment's constant current; None leaves the file's value.
     For a network, ``neurons`` scales it to that many neurons and ``order`` sets its scale
-    (see ``docs/experiments.md``).
+    (see ``docs/experiments.md``). A ``[sweep]`` table (`lifsim.sweep`) is not part of the run.
     """
+    data, source = read_data(name_or_path)
+    return from_data(data, source, **overrides)
+
+
+def read_data(name_or_path: str) -> tuple[dict, str]:
+    """The parsed TOML of a built-in experiment or a file, and where it came from."""
+    source, text = read_text(name_or_path)
+    return parse(text, source), source
+
+
+def read_text(name_or_path: str) -> tuple[str, str]:
+    """Where an experiment comes from (a built-in name or a file path) and its TOML text."""
     if name_or_path in builtin_names():
-        source = f"{name_or_path}.toml (built-in)"
-        text = resources.files("lifsim.experiments").joinpath(f"{name_or_path}.toml").read_text()
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise ParameterError(f"experiment must be one of {', '.join(builtin_names())} or a .toml file "
-                                 f"(no file {name_or_path!r})")
-        source, text = str(path), _read(path)
+        return f"{name_or_path}.toml (built-in)", resources.files("lifsim.experiments").joinpath(
+            f"{name_or_path}.toml").read_text()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ParameterError(f"experiment must be one of {', '.join(builtin_names())} or a .toml file "
+                             f"(no file {name_or_path!r})")
+    return str(path), _read(path)
+
+
+def parse(text: str, source: str) -> dict:
+    """An experiment's TOML text as a dict (refused with the source's name when not TOML)."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{source}: not valid TOML: {error}") from None
     except RecursionError:
         raise ParameterError(f"{source}: not an experiment file: its tables or arrays nest too deeply") from None
+
+
+def from_data(data: dict, source: str, **overrides) -> Experiment:
+    """The experiment a parsed TOML dict describes, with overrides as in `load`; messages
+    start with ``source``."""
+    data = {k: v for k, v in data.items() if k != "sweep"}
     try:
         return _build(data, {k: v for k, v in overrides.items() if v is not None}, source)
     except ParameterError as error:

@@ -18,6 +18,7 @@ from ..neuron.params import LIFParams
 from ..neuron.rule import METHOD_TABLE, METHODS, PRECISIONS, check_step, coefficients
 from ..recording import Record
 from ..stimuli import STIMULUS_KINDS, Placement, Target, steps_in
+from ..stimuli.stacked import Stacked
 from ..synapses.receptor import Receptor, receptor_coefficients
 from .plan import available_cores
 
@@ -120,7 +121,7 @@ class RunConfig:
 
     def _check_kinds(self):
         for i, stimulus in enumerate(self.stimuli):
-            if type(stimulus) not in STIMULUS_KINDS.values():
+            if type(stimulus) not in STIMULUS_KINDS.values() and not isinstance(stimulus, Stacked):
                 raise ParameterError(f"stimulus[{i}] must be one of {', '.join(STIMULUS_KINDS)} (got {stimulus!r})")
         for key, kind in (("populations", Population), ("projections", Projection)):
             for i, item in enumerate(getattr(self, key)):
@@ -243,9 +244,11 @@ NOISE_BOUND_SD = 10.0
 def check_representable(stimuli, precision: str) -> None:
     """Refuse stimulus values (currents, weights, charges) that the run's precision cannot
     hold, alone or added up: the largest current the stimuli can sum to (noise within
-    NOISE_BOUND_SD standard deviations) and each weight must stay below its largest number."""
+    NOISE_BOUND_SD standard deviations) and each weight must stay below its largest number.
+    A stacked stimulus counts as all its members (an upper bound: they act on different neurons)."""
     largest = float(np.finfo(PRECISIONS[precision]).max)
     total, named = 0.0, []
+    stimuli = [m for s in stimuli for m in (s.stimuli if isinstance(s, Stacked) else (s,))]
     for i, stimulus in enumerate(stimuli):
         for f in fields(stimulus):
             value = getattr(stimulus, f.name)

@@ -115,7 +115,7 @@ class CurrentDrive(NamedTuple):
 class SpikeDrive(NamedTuple):
     events: object  # (k0, k1, with_synapse) -> local step, neuron, synapse within the neuron (or None), weight
     weights: np.ndarray | None  # (n, m) efficacies of a Poisson stimulus, to report
-    q: float | None  # charge per unit weight, mA·ms; None: weights are already in the receptor's unit
+    q: float | np.ndarray | None  # charge per unit weight (mA·ms), or one per neuron; None: in the receptor's unit
     memory: DriveMemory = NO_MEMORY
 
 

@@ -174,10 +174,11 @@ class InputGenerator:
             if not isinstance(drive, SpikeDrive):
                 continue
             step, neuron, synapse, weight = drive.events(k0, k1, self.record_input_spikes)
+            q = drive.q[neuron] if np.ndim(drive.q) else drive.q  # a charge per neuron (a stacked stimulus)
             neuron = neuron + place.lo
             steps.append(step)
             targets.append(place.slot * self.n_neurons + neuron)
-            amounts.append(self._amount(weight, drive.q, place.slot, neuron))
+            amounts.append(self._amount(weight, q, place.slot, neuron))
             if self.record_input_spikes:
                 recorded.append((step + k0, neuron, synapse, np.full(step.size, index)))
         events = SynapticEvents(_joined(steps), _joined(targets), _joined(amounts))
