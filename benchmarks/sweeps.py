@@ -1,7 +1,7 @@
 """Sweep throughput: in this process and on a 2-worker Dask LocalCluster, against one population.
 
     python benchmarks/sweeps.py                                   # 10,000 points × 10 trials, 1 s
-    python benchmarks/sweeps.py --points 20 --trials 2 --duration 20   # a quick check
+    python benchmarks/sweeps.py --points 20 --noise-points 10 --trials 2 --duration 20   # a quick check
 
 The sweep is benchmark case A's neuron (the article's parameters, exact method, float32,
 dt 0.1 ms) under a constant current, swept over ``--points`` currents in [0, 2) mA with
@@ -11,8 +11,9 @@ in [0, 2] mA), timed by `simulate` from its call to its return. Figures are neur
 second of wall time; "in-process" runs the sweep in this process (the engine's threads:
 all cores), "dask" on a LocalCluster of two single-threaded worker processes on the same
 cores (its start-up reported apart, and the per-task overhead: the time of a task that
-does nothing, round trip). A second, noisy experiment (the article's noise current, each
-member drawing its own noise) shows the cost of per-member random streams.
+does nothing, round trip). A second, noisy experiment (a noise current, each member drawing
+its own noise from its own seed; ``--noise-points`` points, swept over the noise's sd) shows
+the cost of per-member random streams.
 """
 
 from __future__ import annotations
@@ -103,28 +104,33 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=1000.0, help="ms")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kinds", default="constant,noise")
+    parser.add_argument("--noise-points", type=int, default=1000,
+                        help="points of the noisy sweep (each member draws its own noise: slower)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    n, steps = args.points * args.trials, round(args.duration / 0.1)
-    report = {"points": args.points, "trials": args.trials, "duration_ms": args.duration, "neurons": n}
+    steps = round(args.duration / 0.1)
+    report = {"points": args.points, "noise_points": args.noise_points, "trials": args.trials,
+              "duration_ms": args.duration}
     start, per_task = task_overhead_s()
     report.update(dask_start_s=start, dask_task_round_trip_s=per_task)
     print(f"Dask LocalCluster (2 workers): start-up {start:.2f} s, a task's round trip {per_task * 1e3:.2f} ms")
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         for kind in args.kinds.split(","):
+            points = args.points if kind == "constant" else args.noise_points
+            n = points * args.trials
             path = experiment_file(work, kind, args.duration)
             rows = {"population": [], "in-process": [], "dask 2 workers": []}
-            sweep_rate(path, max(2, args.points // 100), 1, work / f"{kind}-warm", steps, kind == "constant")
+            sweep_rate(path, max(2, points // 100), 1, work / f"{kind}-warm", steps, kind == "constant")
             for r in range(args.repeats):  # interleaved, so that a slow spell falls on all of them
                 rows["population"].append(population_rate(n, args.duration, kind))
-                rows["in-process"].append(sweep_rate(path, args.points, args.trials, work / f"{kind}-{r}", steps,
+                rows["in-process"].append(sweep_rate(path, points, args.trials, work / f"{kind}-{r}", steps,
                                                      kind == "constant"))
-                rows["dask 2 workers"].append(sweep_rate(path, args.points, args.trials, work / f"{kind}-d{r}",
+                rows["dask 2 workers"].append(sweep_rate(path, points, args.trials, work / f"{kind}-d{r}",
                                                          steps, kind == "constant", workers=2))
             population = statistics.median(rows["population"])
-            report[kind] = {"runs": rows, "population": population}
-            print(f"\n{kind}: {args.points} points × {args.trials} trials ({n} neurons) × {steps} steps; "
+            report[kind] = {"points": points, "neurons": n, "runs": rows, "population": population}
+            print(f"\n{kind}: {points} points × {args.trials} trials ({n} neurons) × {steps} steps; "
                   f"neuron-steps/s, medians of {args.repeats}")
             print(f"  one population of {n} neurons: {population:.3e}")
             medians = {}

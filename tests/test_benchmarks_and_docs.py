@@ -54,6 +54,14 @@ def test_kill_resume_script_runs():
     assert "1 of 1 resumed runs byte-identical" in out
 
 
+def test_sweep_script_runs():
+    pytest.importorskip("distributed")
+    out = run("benchmarks/sweeps.py", "--points", "20", "--noise-points", "10", "--trials", "2", "--duration", "20",
+              "--repeats", "1")
+    assert "constant: 20 points × 2 trials (40 neurons)" in out and "noise: 10 points × 2 trials" in out
+    assert out.count("sweep, dask 2 workers") == 2 and "a task's round trip" in out
+
+
 def test_engine_script_runs_a_network():
     out = run("benchmarks/engines.py", "--case", "cuba", "--engines", "numpy,numba", "--neurons", "200",
               "--duration", "50", "--repeats", "1")

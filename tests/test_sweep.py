@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("distributed")
-pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
 xr = pytest.importorskip("xarray")
 
 import lifsim  # noqa: E402
-from lifsim.io.experiment_file import read_data, read_text  # noqa: E402
-from lifsim.sweep import sweep  # noqa: E402
-from lifsim.sweep.batch import SweepSpec, stack  # noqa: E402
+from lifsim.io.experiment_file import read_data  # noqa: E402
+from lifsim.sweep import load_sweep, sweep  # noqa: E402
+from lifsim.sweep.batch import FastPoints, SweepSpec, stack  # noqa: E402
 from lifsim.sweep.grid import make_grid, parse_option, parse_values, run_seed  # noqa: E402
 
 
@@ -66,17 +66,31 @@ def test_seeds_depend_on_the_sweep_seed_and_the_indices_only():
     assert run_seed(7, 3, 1) == run_seed(7, 3, 1) != run_seed(8, 3, 1)
 
 
-def test_a_grid_too_large_for_a_table_is_refused_before_any_work(tmp_path):
+def test_a_grid_too_large_for_a_table_is_refused_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(lifsim.ParameterError, match="rows"):
         sweep("fi-grid", ["model.tau_m=1:100000:1", "model.tau_rest=1:100000:1"], out=tmp_path / "s")
+    from lifsim.sweep import runner
+
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: shutil_usage(free=10_000))
+    with pytest.raises(lifsim.ParameterError, match="on disk; 9.31e-06 GiB is free under"):
+        sweep("fi-grid", ["stimulus.0.amplitude=0:4:0.01"], out=tmp_path / "s")
+    monkeypatch.setattr("lifsim.simulation.plan.available_memory", lambda: 10_000)
+    with pytest.raises(lifsim.ParameterError, match="of memory to combine"):
+        sweep("fi-grid", ["stimulus.0.amplitude=0:4:0.01"], out=tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+def shutil_usage(free):
+    import collections
+
+    return collections.namedtuple("usage", "total used free")(free, 0, free)
 
 
 # ---------------------------------------------------------------- batches are solo runs side by side
 
 
 def spec_for(experiment, axes, trials=2, **overrides):
-    source, text = read_text(experiment)
+    source, text = load_sweep(experiment)
     grid = make_grid([parse_option(a) for a in axes], trials, 11)
     return SweepSpec(text, source, grid, tuple(sorted(overrides.items())))
 
@@ -114,15 +128,23 @@ def test_the_table_does_not_depend_on_the_batch_size(tmp_path):
     assert one.table.column("seed").to_pylist() == [run_seed(sweep_seed, p, t) for p, t in rows]
 
 
-def test_fast_and_general_batches_agree(tmp_path):
-    """fi-grid's points differ only in model values and the current (built as arrays); a grid
-    over the window as well makes every point's run be built (and stacked) one by one."""
-    axes = ["stimulus.0.amplitude=1.2,2.0", "model.tau_m=5,10"]
-    fast = sweep("fi-grid", axes, out=tmp_path / "fast", duration_ms=300.0)
-    general = sweep("fi-grid", [*axes, "stimulus.0.stop_ms=1e9"], out=tmp_path / "general", duration_ms=300.0)
-    for name in ("spikes", "rate_hz", "latency_ms", "cv_isi"):
+@pytest.mark.parametrize("experiment, axes", [
+    ("fi-grid", ["stimulus.0.amplitude=1.2,2.0", "model.tau_m=5,10"]),
+    ("noise", ["stimulus.0.sd=0.5,1.5", "stimulus.0.mean=1,2", "model.tau_rest=2,4"]),
+    ("synaptic", ["stimulus.0.rate_hz=10,40", "stimulus.0.q=1,2.5"]),
+])
+def test_points_built_as_arrays_equal_points_built_one_by_one(tmp_path, experiment, axes):
+    """Points differing in numbers of the model and stimuli are built from one template; an
+    axis of words (here one method) makes every point's run be built on its own, then stacked."""
+    fast = sweep(experiment, axes, trials=2, out=tmp_path / "fast", duration_ms=300.0, method="exact")
+    general = sweep(experiment, [*axes, "method=exact"], trials=2, out=tmp_path / "general", duration_ms=300.0)
+    for name in ("seed", "spikes", "rate_hz", "latency_ms", "cv_isi", "predicted_rate_hz"):
         same_column(fast.table, general.table, name)
-    assert min(fast.table.column("spikes").to_pylist()) > 0
+    assert max(fast.table.column("spikes").to_pylist()) > 0
+    spec = spec_for(experiment, axes, method="exact")
+    assert FastPoints.make(spec, spec.data()) is not None
+    spec = spec_for(experiment, [*axes, "method=exact"])
+    assert FastPoints.make(spec, spec.data()) is None
 
 
 def test_fi_grid_agrees_with_the_closed_form(tmp_path):
@@ -160,7 +182,7 @@ def test_the_same_table_in_process_on_a_local_cluster_and_on_a_scheduler(tmp_pat
     done = lifsim_cli("sweep", "noise", *[f"--grid={a}" for a in AXES], "--trials", 2, "--duration", 100,
                       "--scheduler", local.scheduler_address, "--out", tmp_path / "remote", "--batch-neurons", 5)
     assert done.returncode == 0, done.stderr
-    remote = pa.parquet.read_table(tmp_path / "remote" / "sweep.parquet")
+    remote = pq.read_table(tmp_path / "remote" / "sweep.parquet")
     same_table(here.table, on_two.table)
     same_table(here.table, remote)
     assert on_two.timings["dask_start_s"] > 0
@@ -179,7 +201,7 @@ def test_a_killed_worker_loses_and_duplicates_no_row(tmp_path, cluster):
         time.sleep(0.05)
     os.kill(pids[0], signal.SIGKILL)
     assert process.wait(timeout=300) == 0, process.stderr.read()
-    killed = pa.parquet.read_table(folder / "sweep.parquet")
+    killed = pq.read_table(folder / "sweep.parquet")
     here = sweep("noise", axes, trials=4, out=tmp_path / "here", duration_ms=2000.0)
     same_table(here.table, killed)
     assert len(list(folder.glob("batches/batch-*.parquet"))) == 40
@@ -213,7 +235,7 @@ def test_a_sweep_killed_midway_resumes_to_the_uninterrupted_table(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"{before} batches done before" in resumed.stdout
     whole = sweep("noise", ["stimulus.0.sd=0.1:2.1:0.1"], trials=2, out=tmp_path / "whole", duration_ms=1500.0)
-    same_table(whole.table, pa.parquet.read_table(folder / "sweep.parquet"))
+    same_table(whole.table, pq.read_table(folder / "sweep.parquet"))
     different = lifsim_cli(*args[:-2], "--out", folder, "--seed", 5, "--resume")
     assert different.returncode == 2 and "different sweep" in different.stderr
 
@@ -227,7 +249,7 @@ def test_outputs_table_grid_figure_and_csv(tmp_path):
                       "rate_hz,predicted_rate_hz")
     assert done.returncode == 0, done.stderr
     out = tmp_path / "o"
-    table = pa.parquet.read_table(out / "sweep.parquet")
+    table = pq.read_table(out / "sweep.parquet")
     assert table.column_names == ["stimulus.0.amplitude", "model.tau_m", "model.tau_rest", "point", "trial", "seed",
                                   "rate_hz", "predicted_rate_hz"]
     assert (out / "sweep.csv").read_text().splitlines()[0].startswith('"stimulus.0.amplitude"')

@@ -20,7 +20,7 @@ from ..io.experiment_file import parse, read_text
 from .batch import METRICS, UNITS, SweepSpec, check_spec, is_network
 from .grid import Axis, Grid, from_table, make_grid, parse_option
 from .runner import (
-    FORMAT, Executor, Plan, batch_neurons_of, check_folder, check_metrics, finished_batches, fingerprint,
+    FORMAT, Executor, Plan, batch_neurons_of, check_folder, check_room, check_metrics, finished_batches, fingerprint,
     keep_columns, plan_batches, progress_bar, start_folder, workers_of, write_batch,
 )
 
@@ -106,6 +106,8 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
     metrics = check_metrics(metrics if metrics is not None else settings.get("metrics"), network)
     plotted = _plotted(plot if plot is not None else settings.get("plot"), metrics)
     out = _out_folder(out)
+    populations = len(first.populations)
+    check_room(out, chosen.n_rows, len(chosen.axes) + 3 + len(metrics) + 2 * populations)
     batch_neurons = batch_neurons_of(batch_neurons if batch_neurons is not None else settings.get("batch_neurons"))
     digest = fingerprint(spec, metrics, batch_neurons)
     stored = check_folder(out, digest, resume)
@@ -127,6 +129,8 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
                                "batches": [list(b) for b in plan.batches]})
             done = []
         todo = [b for b in range(len(plan.batches)) if b not in set(done)]
+        if todo:
+            executor.warm(spec, chosen)
         members_done = sum(plan.batches[b][1] - plan.batches[b][0] for b in done)
         finished, runs_started = len(done), time.perf_counter()
         with progress_bar(chosen.n_rows, members_done, progress) as bar:

@@ -18,7 +18,7 @@ from numba import njit
 
 from ..analysis import coefficient_of_variation, predicted_rate, psth
 from ..errors import ParameterError
-from ..io.experiment_file import from_data, parse
+from ..io.experiment_file import NUMBER, STIMULUS_FIELD_KINDS, VALUES, from_data, parse
 from ..neuron.params import LIFParams
 from ..recording import Record
 from ..simulation.config import RunConfig
@@ -30,6 +30,10 @@ from .grid import Grid, apply, run_seed, run_seeds
 #: Metrics of every run, and those a network adds per population (``rate_hz.E``, ...).
 METRICS = ("spikes", "rate_hz", "cv_isi", "latency_ms", "synchrony", "predicted_rate_hz")
 UNITS = {"spikes": "", "rate_hz": "Hz", "cv_isi": "", "latency_ms": "ms", "synchrony": "", "predicted_rate_hz": "Hz"}
+#: Stimulus keys a sweep may set without building each point's run: those that hold one
+#: number ("number": taken as given, "values": a number or per-neuron values, as a float).
+NUMBER_FIELDS = {name: "values" if kind == VALUES else "number"
+                 for name, kind in STIMULUS_FIELD_KINDS.items() if kind in (NUMBER, VALUES)}
 #: Bin of the spike counts of a network's synchrony (`synchrony`), ms.
 SYNCHRONY_BIN_MS = 1.0
 
@@ -143,14 +147,16 @@ def _joined_model(models: list, sizes: list) -> LIFParams:
 
 @dataclass(frozen=True)
 class FastPoints:
-    """Points that differ from the experiment only in model values and constant-current
-    amplitudes, with no value drawn from the seed: their batches are built as arrays from
-    one template run, without building each point's run (the same run `stack` makes)."""
+    """Points that differ from the experiment only in numbers of its model and stimuli, with
+    no value drawn from the seed: their batches are built from one template run, as arrays
+    (model values, constant-current amplitudes) and copies of its stimuli with the point's
+    numbers, without building each point's run (the same run `stack` makes)."""
 
     spec: SweepSpec
     template: RunConfig
     model_keys: dict  # LIFParams field -> axis index
-    amplitude_keys: dict  # stimulus index -> axis index
+    amplitude_keys: dict  # stimulus index -> axis index (constant currents)
+    stimulus_keys: dict  # stimulus index -> {field: axis index} (any other stimulus)
 
     @property
     def n_neurons(self) -> int:
@@ -161,18 +167,43 @@ class FastPoints:
         template = spec.config(data, 0, 0)
         if is_network(template) or _draws_values(data):
             return None
-        model_keys, amplitude_keys = {}, {}
+        model_keys, amplitude_keys, stimulus_keys = {}, {}, {}
         for index, axis in enumerate(spec.grid.axes):
+            if not all(isinstance(v, (int, float)) for v in axis.values):
+                return None
             for key, _ in axis.keys:
                 parts = key.split(".")
                 if len(parts) == 2 and parts[0] == "model":
                     model_keys[parts[1]] = index
-                elif (len(parts) == 3 and parts[0] == "stimulus" and parts[2] == "amplitude"
-                      and isinstance(template.stimuli[int(parts[1])], ConstantCurrent)):
+                elif len(parts) != 3 or parts[0] != "stimulus" or parts[2] not in NUMBER_FIELDS:
+                    return None
+                elif isinstance(template.stimuli[int(parts[1])], ConstantCurrent):
+                    if parts[2] != "amplitude":
+                        return None
                     amplitude_keys[int(parts[1])] = index
+                elif parts[2] in {f.name for f in fields(template.stimuli[int(parts[1])])}:
+                    stimulus_keys.setdefault(int(parts[1]), {})[parts[2]] = index
                 else:
                     return None
-        return cls(spec, template, model_keys, amplitude_keys)
+        return cls(spec, template, model_keys, amplitude_keys, stimulus_keys)
+
+    def _stimuli_of(self, i: int, members: Members) -> tuple:
+        """Stimulus ``i`` of each member: the template's with the point's numbers (one copy
+        per point, shared by its trials)."""
+        stimulus, swept = self.template.stimuli[i], self.stimulus_keys.get(i)
+        if not swept:
+            return (stimulus,) * members.points.size
+        points, where = np.unique(members.points, return_inverse=True)
+        index = np.unravel_index(points, self.spec.grid.shape)
+        copies = []
+        for j in range(points.size):
+            changes = {}
+            for name, axis_index in swept.items():
+                axis = self.spec.grid.axes[axis_index]
+                value = axis.settings(axis.values[index[axis_index][j]])[f"stimulus.{i}.{name}"]
+                changes[name] = float(value) if NUMBER_FIELDS[name] == "values" else value
+            copies.append(replace(stimulus, **changes))
+        return tuple(copies[w] for w in where.reshape(-1).tolist())
 
     def seeds(self, members: Members) -> np.ndarray:
         return run_seeds(self.spec.grid.seed, members.points, members.trials)
@@ -210,7 +241,7 @@ class FastPoints:
                                              f"stimulus.{i}.amplitude")
                 stimuli.append(replace(stimulus, amplitude=amplitude))
             else:
-                stimuli.append(Stacked((stimulus,) * count, (n,) * count, seeds, i))
+                stimuli.append(Stacked(self._stimuli_of(i, members), (n,) * count, seeds, i))
         return template.replace(model=LIFParams(**values), n_neurons=n * count, stimuli=tuple(stimuli),
                                 name="sweep-batch")
 

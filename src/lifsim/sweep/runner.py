@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -139,9 +140,14 @@ class Executor:
             self.client = Client(self.cluster)
         self.startup_s = time.perf_counter() - tick
 
-    @property
-    def remote(self) -> bool:
-        return self.client is not None
+    def warm(self, spec: SweepSpec, grid: Grid) -> None:
+        """Have every worker import lifsim and load the run's compiled kernels now (a run of
+        the first members over a few steps), counted in the start-up, not in the first batches."""
+        if self.client is None:
+            return
+        tick = time.perf_counter()
+        self.client.run(warm_worker, spec, members_of(grid, (0, min(2, grid.n_rows))))
+        self.startup_s += time.perf_counter() - tick
 
     def workers(self) -> int:
         if self.client is None:
@@ -166,6 +172,13 @@ class Executor:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def warm_worker(spec: SweepSpec, members: Members) -> None:
+    data = spec.data()
+    dt = spec.config(data, 0, 0).dt_ms
+    run_members(replace(spec, overrides=tuple(sorted({**dict(spec.overrides), "duration_ms": 10 * dt}.items()))),
+                members)
 
 
 def progress_bar(total: int, done: int, show: bool):
@@ -193,6 +206,37 @@ def keep_columns(columns: dict, metrics: tuple) -> dict:
         if key.split(".")[0] in metrics:
             kept[key] = values
     return kept
+
+
+#: Bytes a row's value takes, at most, in the table (8-byte numbers; Parquet stores less).
+VALUE_BYTES = 8
+#: Copies of the whole table in memory while it is combined and written (batches read, sorted,
+#: written as Parquet, NetCDF and CSV).
+TABLE_COPIES_IN_MEMORY = 4
+#: Copies on disk: the batch files and the combined table (and its CSV).
+TABLE_COPIES_ON_DISK = 3
+
+
+def check_room(out: Path, rows: int, columns: int) -> None:
+    """Refuse a sweep whose table would not fit in memory, or on the disk under ``out``."""
+    from ..simulation.plan import available_memory
+
+    table = rows * columns * VALUE_BYTES
+    memory = available_memory()
+    if table * TABLE_COPIES_IN_MEMORY > memory:
+        raise ParameterError(f"grid: {rows} rows × {columns} columns need about {_gib(table * TABLE_COPIES_IN_MEMORY)} "
+                             f"of memory to combine; {_gib(memory)} is available. Sweep fewer points or trials")
+    folder = out
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if table * TABLE_COPIES_ON_DISK > free:
+        raise ParameterError(f"grid: {rows} rows × {columns} columns need about {_gib(table * TABLE_COPIES_ON_DISK)} "
+                             f"on disk; {_gib(free)} is free under {folder}. Sweep fewer points or trials")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
 
 
 def batch_neurons_of(value) -> int:
