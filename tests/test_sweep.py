@@ -231,7 +231,7 @@ def test_a_sweep_killed_midway_resumes_to_the_uninterrupted_table(tmp_path):
     assert 3 <= before < 20 and not (folder / "sweep.parquet").exists()
     refused = lifsim_cli(*args)
     assert refused.returncode == 2 and "--resume" in refused.stderr
-    resumed = lifsim_cli(*args, "--resume")
+    resumed = lifsim_cli(*args[:-4], "--batch-neurons", 5, "--out", folder, "--resume")  # keeps its batches
     assert resumed.returncode == 0, resumed.stderr
     assert f"{before} batches done before" in resumed.stdout
     whole = sweep("noise", ["stimulus.0.sd=0.1:2.1:0.1"], trials=2, out=tmp_path / "whole", duration_ms=1500.0)

@@ -159,9 +159,3 @@ def _spike_drive(drives, offsets, memory) -> SpikeDrive:
 
     return SpikeDrive(events, None, q, memory)
 
-
-def member_spans(sizes) -> list[tuple[int, int]]:
-    """The neuron range ``[lo, hi)`` of each member."""
-    edges = np.concatenate(([0], np.cumsum(sizes))).astype(int)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
-

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..analysis import coefficient_of_variation, predicted_rate, psth
+from ..analysis import coefficient_of_variation, predicted_rate
 from ..errors import ParameterError
 from ..io.experiment_file import NUMBER, STIMULUS_FIELD_KINDS, VALUES, from_data, parse
 from ..neuron.params import LIFParams
@@ -24,7 +24,7 @@ from ..recording import Record
 from ..simulation.config import RunConfig
 from ..simulation.simulate import simulate
 from ..stimuli.currents import ConstantCurrent
-from ..stimuli.stacked import Stacked, member_spans
+from ..stimuli.stacked import Stacked
 from .grid import Grid, apply, run_seed, run_seeds
 
 #: Metrics of every run, and those a network adds per population (``rate_hz.E``, ...).

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ParameterError, require_int
 from ..io.files import atomic_path, write_text
-from .batch import METRICS, Members, SweepSpec, check_spec, is_network, run_members
+from .batch import METRICS, Members, SweepSpec, run_members
 from .grid import Grid
 
 FORMAT = "lifsim-sweep/1"
@@ -60,13 +60,13 @@ def members_of(grid: Grid, span: tuple) -> Members:
     return Members(rows // grid.trials, rows % grid.trials)
 
 
-def fingerprint(spec: SweepSpec, metrics: tuple, batch_neurons: int) -> str:
-    """What decides the rows: the experiment, grid, trials, seed, overrides and metrics (and
-    the batch size, which decides the batches unless a cluster's size caps them)."""
+def fingerprint(spec: SweepSpec, metrics: tuple) -> str:
+    """What decides the rows: the experiment, grid, trials, seed, overrides and metrics (not
+    the batches: a resumed sweep keeps the ones it was cut into)."""
     described = json.dumps({"text": spec.text, "axes": [[a.name, list(a.values), [list(k) for k in a.keys]]
                                                           for a in spec.grid.axes],
                             "trials": spec.grid.trials, "seed": spec.grid.seed, "overrides": list(spec.overrides),
-                            "metrics": list(metrics), "batch_neurons": batch_neurons},
+                            "metrics": list(metrics)},
                            sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()
 
@@ -91,7 +91,7 @@ def check_folder(out: Path, digest: str, resume: bool) -> dict | None:
         raise ParameterError(f"--out {out}: sweep.json cannot be read; start in a new folder") from None
     if old.get("format") != FORMAT or old.get("fingerprint") != digest:
         raise ParameterError(f"--resume: the sweep in {out} is a different sweep (experiment, grid, trials, seed, "
-                             "overrides, metrics or batch size differ); start in a new folder")
+                             "overrides or metrics differ); start in a new folder")
     return {**old, "batches": batches}
 
 
@@ -188,7 +188,7 @@ def progress_bar(total: int, done: int, show: bool):
                 dynamic_ncols=True, leave=False)
 
 
-def check_metrics(metrics, network: bool) -> tuple:
+def check_metrics(metrics) -> tuple:
     if metrics is None:
         return METRICS
     if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not metrics:
