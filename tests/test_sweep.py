@@ -179,11 +179,13 @@ def test_the_same_table_in_process_on_a_local_cluster_and_on_a_scheduler(tmp_pat
     local, _ = cluster
     here = sweep("noise", AXES, trials=2, out=tmp_path / "here", duration_ms=100.0)
     on_two = sweep("noise", AXES, trials=2, out=tmp_path / "two", duration_ms=100.0, workers=2, batch_neurons=3)
+    on_one = sweep("noise", AXES, trials=2, out=tmp_path / "one", duration_ms=100.0, workers=1, batch_neurons=4)
     done = lifsim_cli("sweep", "noise", *[f"--grid={a}" for a in AXES], "--trials", 2, "--duration", 100,
                       "--scheduler", local.scheduler_address, "--out", tmp_path / "remote", "--batch-neurons", 5)
     assert done.returncode == 0, done.stderr
     remote = pq.read_table(tmp_path / "remote" / "sweep.parquet")
     same_table(here.table, on_two.table)
+    same_table(here.table, on_one.table)
     same_table(here.table, remote)
     assert on_two.timings["dask_start_s"] > 0
 
@@ -238,6 +240,20 @@ def test_a_sweep_killed_midway_resumes_to_the_uninterrupted_table(tmp_path):
     same_table(whole.table, pq.read_table(folder / "sweep.parquet"))
     different = lifsim_cli(*args[:-2], "--out", folder, "--seed", 5, "--resume")
     assert different.returncode == 2 and "different sweep" in different.stderr
+
+
+def test_ctrl_c_says_where_the_finished_batches_are(tmp_path):
+    folder = tmp_path / "s"
+    process = subprocess.Popen([sys.executable, "-m", "lifsim", "sweep", "noise", "--grid=stimulus.0.sd=0.1:2.1:0.1",
+                                "--trials", "2", "--duration", "1500", "--batch-neurons", "2", "--out", str(folder)],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(folder.glob("batches/batch-*.parquet")) and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, err
+    assert f"the finished batches are in {folder}/batches: continue with --resume" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- files, built-ins, bad input

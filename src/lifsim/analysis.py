@@ -102,6 +102,6 @@ def predicted_rate(current_mA, params, method: str = "exact") -> np.ndarray:
     else:
         start, end = drive - u_reset, drive - u_thresh
     fires = end > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # an infinite period: 0 Hz
         period = np.asarray(params.tau_rest, float) + np.asarray(params.tau_m, float) * np.log(start / end)
         return np.where(fires, 1000.0 / period, 0.0)

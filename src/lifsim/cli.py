@@ -246,6 +246,10 @@ def main(argv=None) -> int:
         print(f"lifsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        if args.command == "sweep":
+            print(f"\nlifsim: interrupted; the finished batches are in {args.out}/batches: continue with --resume",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
         saved = f"saved {', '.join(args.saved)} in {args.out}" if args.saved else "nothing was saved"
         print(f"\nlifsim: interrupted; {saved}{_streamed(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
