@@ -120,6 +120,12 @@ def builtin_names() -> tuple:
                         if p.name.endswith(".toml")))
 
 
+def builtin_sweeps() -> tuple:
+    """Names of the sweeps shipped with lifsim (experiments with a ``[sweep]`` table)."""
+    return tuple(sorted(p.name[:-5] for p in resources.files("lifsim.experiments.sweeps").iterdir()
+                        if p.name.endswith(".toml")))
+
+
 def load(name_or_path: str, **overrides) -> Experiment:
     """Load a built-in experiment by name, or a TOML file by path, then apply overrides.
 
@@ -140,14 +146,18 @@ def read_data(name_or_path: str) -> tuple[dict, str]:
 
 
 def read_text(name_or_path: str) -> tuple[str, str]:
-    """Where an experiment comes from (a built-in name or a file path) and its TOML text."""
+    """Where an experiment comes from (a built-in experiment's or sweep's name, or a file
+    path) and its TOML text."""
     if name_or_path in builtin_names():
         return f"{name_or_path}.toml (built-in)", resources.files("lifsim.experiments").joinpath(
             f"{name_or_path}.toml").read_text()
+    if name_or_path in builtin_sweeps():
+        return f"{name_or_path}.toml (built-in sweep)", resources.files("lifsim.experiments.sweeps").joinpath(
+            f"{name_or_path}.toml").read_text()
     path = Path(name_or_path)
     if not path.is_file():
-        raise ParameterError(f"experiment must be one of {', '.join(builtin_names())} or a .toml file "
-                             f"(no file {name_or_path!r})")
+        raise ParameterError(f"experiment must be one of {', '.join(builtin_names() + builtin_sweeps())} or a "
+                             f".toml file (no file {name_or_path!r})")
     return str(path), _read(path)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ParameterError, require_bool
-from ..io.experiment_file import parse, read_text
+from ..io.experiment_file import builtin_sweeps, parse, read_text
 from .batch import METRICS, UNITS, SweepSpec, check_spec, is_network
 from .grid import Axis, Grid, from_table, make_grid, parse_option
 from .runner import (
@@ -42,20 +42,8 @@ class SweepResult:
     timings: dict
 
 
-def builtin_sweeps() -> tuple:
-    from importlib import resources
-
-    return tuple(sorted(p.name[:-5] for p in resources.files("lifsim.experiments.sweeps").iterdir()
-                        if p.name.endswith(".toml")))
-
-
 def load_sweep(name_or_path: str) -> tuple[str, str]:
     """The source name and TOML text of a built-in sweep, a built-in experiment or a file."""
-    if name_or_path in builtin_sweeps():
-        from importlib import resources
-
-        text = resources.files("lifsim.experiments.sweeps").joinpath(f"{name_or_path}.toml").read_text()
-        return f"{name_or_path}.toml (built-in sweep)", text
     return read_text(name_or_path)
 
 
