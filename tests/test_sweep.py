@@ -246,7 +246,9 @@ def test_ctrl_c_says_where_the_finished_batches_are(tmp_path):
     folder = tmp_path / "s"
     process = subprocess.Popen([sys.executable, "-m", "lifsim", "sweep", "noise", "--grid=stimulus.0.sd=0.1:2.1:0.1",
                                 "--trials", "2", "--duration", "1500", "--batch-neurons", "2", "--out", str(folder)],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               # a shell's background job ignores SIGINT, and its children inherit that
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(folder.glob("batches/batch-*.parquet")) and time.time() < deadline:
         time.sleep(0.02)
