@@ -10,12 +10,16 @@ recorded neuron, in mV or mA), annotated with the model, the method, the engine 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ParameterError
 from ..recording import VARIABLES
 from .files import atomic_path, partial_path
+
+if TYPE_CHECKING:
+    from ..result import Result
 
 
 def to_neo(result, neurons=None):
@@ -85,7 +89,7 @@ def block_names(results) -> list[str]:
             for name, result in zip(names, results)]
 
 
-def save_nix(results, path) -> Path:
+def save_nix(results: "Result | list[Result]", path: "str | Path") -> Path:
     """Write one run, or several, to one NIX file with neo's NixIO, replacing it.
 
     Args:
