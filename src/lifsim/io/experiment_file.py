@@ -51,7 +51,7 @@ POPULATION_PANELS = ("raster", "rate", "u", "cv")
     "a number", "a whole number", "a string", "true or false", "a number, a list of numbers or a "
     "value table", "a list of numbers", "a list of numbers or a list of equal-length lists of numbers",
     "a list of [start_ms, stop_ms, amplitude] triples (amplitude: a number, a list or a value table)",
-    "a list of strings", "'all', 'none', a list of neuron indices or a table of them per population",
+    "a list of strings", "'all', 'none', 'sample', a list of neuron indices or a table of them per population",
     "a neuron index or a list of them", "a whole number or {order = factor}",
     "a list of tables {name, kind, tau_ms}", "a number, a list of numbers, {normal = [mean, sd]} or "
     "{uniform = [low, high]}", "a number, a list of numbers or {uniform = [low, high]}",
