@@ -235,3 +235,21 @@ def test_ctrl_c_stops_with_one_line_status_130_and_says_what_was_saved(tmp_path,
     assert "Traceback" not in err and err.strip().splitlines() == [f"lifsim: interrupted; saved square in {tmp_path}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["square.json", "square.npz", "square.png",
                                                           "square.timings.json"]
+
+
+def test_a_missing_tensorflow_is_refused_before_any_folder_is_made(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow fails, as where it is not installed
+    monkeypatch.delitem(sys.modules, "lifsim.engines.tensorflow_engine", raising=False)
+    out = tmp_path / "new" / "out"
+    assert cli.main(["run", "square", "--engine", "tensorflow", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["lifsim: error: engine 'tensorflow' needs tensorflow, which is not installed; "
+                                "install it with: pip install 'lifsim[tensorflow]'"]
+    assert not (tmp_path / "new").exists()
+
+
+def test_bench_help_and_docs_name_no_file_outside_the_package(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert "docs/" not in text and ".md" not in text and "--quiet" in text

@@ -1,5 +1,7 @@
 """Neo objects, NIX files, and Elephant on lifsim's output."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,34 @@ def test_save_needs_a_nix_name(tmp_path, capsys):
     assert cli.main(["run", "square", "--out", str(tmp_path / "o"), "--save", str(tmp_path / "x.h5")]) == 2
     assert "must end in .nix" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_all_saves_every_run_into_the_one_file_it_names(tmp_path, capsys):
+    from lifsim import cli
+
+    pytest.importorskip("nixio")
+    assert cli.main(["run", "all", "--out", str(tmp_path / "o"), "--save", str(tmp_path / "all.nix")]) == 0
+    assert "wrote " + str(tmp_path / "all.nix") + ": one Neo block per run (square, noise, synaptic)" \
+        in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.glob("*.nix")) == ["all.nix"]
+    blocks = lifsim.load_nix(tmp_path / "all.nix")
+    assert [b.name for b in blocks] == ["square", "noise", "synaptic"]
+    saved = json.loads((tmp_path / "o" / "noise.json").read_text())["spikes"]["times_ms"]
+    np.testing.assert_allclose(blocks[1].segments[0].spiketrains[0].times.magnitude, saved, atol=1e-9)
+
+
+def test_runs_of_one_name_are_told_apart_by_method(tmp_path):
+    from lifsim.io.neo_io import block_names
+
+    results = [lifsim.simulate(lifsim.RunConfig(stimuli=[lifsim.ConstantCurrent(1.5)], duration_ms=20.0,
+                                                engine="numpy", method=m)) for m in ("article", "exact")]
+    assert block_names(results) == ["custom (article)", "custom (exact)"]
+    path = lifsim.save_nix(results, tmp_path / "both.nix")
+    assert [b.name for b in lifsim.load_nix(path)] == ["custom (article)", "custom (exact)"]
+
+
+def test_the_documented_functions_are_reachable_from_lifsim():
+    import lifsim.io.neo_io as neo_io
+
+    assert lifsim.save_nix is neo_io.save_nix and lifsim.load_nix is neo_io.load_nix
+    assert lifsim.load_experiment("square").config.name == "square"

@@ -100,3 +100,47 @@ def test_progress_bar_only_on_terminals_and_after_a_delay(monkeypatch):
         bar.update(100)  # over before the delay: nothing shown
     assert quick.getvalue() == ""
     assert isinstance(simulate_module._progress_bar(100, False), simulate_module._NoBar)
+
+
+def test_a_record_refuses_repeated_and_negative_neurons_when_built():
+    with pytest.raises(lifsim.ParameterError, match=r"must not repeat an index \(3 appears 2 times\)"):
+        lifsim.Record(neurons=[0, 3, 3])
+    with pytest.raises(lifsim.ParameterError, match="record.neurons"):
+        lifsim.Record(neurons=[-1])
+    with pytest.raises(lifsim.ParameterError, match=r"must be in \[0, 9\] \(got 12\)"):
+        lifsim.RunConfig(n_neurons=10, record=lifsim.Record(neurons=[12]))
+
+
+@pytest.mark.parametrize("n, expected", [(1, [0]), (5, [0, 1, 2, 3, 4]), (8, list(range(8))),
+                                         (100, [0, 14, 28, 42, 57, 71, 85, 99])])
+def test_sample_records_at_most_eight_neurons_spread_evenly(n, expected):
+    assert lifsim.Record(neurons="sample").neuron_indices(n).tolist() == expected
+
+
+def test_built_in_populations_record_spikes_of_all_and_traces_of_a_few(tmp_path):
+    from lifsim import cli
+
+    assert cli.main(["run", "noise", "--neurons", "500", "--out", str(tmp_path), "--quiet"]) == 0
+    arrays = np.load(tmp_path / "noise.npz")
+    assert arrays["u"].shape == (200, 8) and arrays["i_in"].shape == (200, 8)
+    assert arrays["recorded_neurons"].tolist() == [0, 71, 143, 214, 285, 356, 428, 499]
+    assert np.unique(arrays["spike_neurons"]).size > 400  # spikes of (nearly) every neuron
+
+
+def test_an_experiment_file_without_record_neurons_records_a_sample(tmp_path):
+    path = tmp_path / "few.toml"
+    path.write_text('neurons = 50\n[[stimulus]]\nkind = "constant"\namplitude = 1.5\n')
+    exp = lifsim.load_experiment(str(path))
+    assert exp.config.record.neurons == "sample" and exp.config.record.count(50) == 8
+
+
+def test_the_plan_of_a_command_line_run_counts_its_files_and_figure():
+    cfg = config(record=lifsim.Record(("u",), neurons="all"))
+    without = run_module.plan(cfg).memory_bytes
+    with_files = run_module.plan(cfg, outputs=True).memory_bytes
+    assert without["outputs"] == 0
+    spikes = with_files["spikes"] / run_module.BYTES_PER_SPIKE
+    figure = (8 * 200 + spikes * 1.0 + 100.0) * run_module.FIGURE_BYTES_PER_POINT  # 8 of 300 traces drawn
+    assert with_files["outputs"] == pytest.approx(run_module.OUTPUT_BYTES_PER_SPIKE * spikes + figure, rel=1e-6)
+    with pytest.raises(lifsim.ParameterError, match="outputs"):
+        run_module.plan(cfg, memory_limit=sum(without.values()) + 1, outputs=True)

@@ -5,6 +5,10 @@ Units everywhere: time ms, potential mV, current mA, resistance Ω, rate Hz, cha
 
 from .distributions import Normal, Uniform
 from .errors import NonFiniteError, ParameterError, PoissonApproximationWarning
+from .io.experiment_file import Experiment
+from .io.experiment_file import load as load_experiment
+from .io.neo_io import load_nix, save_nix
+from .io.stream import StreamError
 from .network.population import Population
 from .network.projection import CONNECTION_RULES, Projection
 from .neuron.params import LIFParams
@@ -24,6 +28,7 @@ __all__ = [
     "Coefficients",
     "ConstantCurrent",
     "DEFAULT_SEED",
+    "Experiment",
     "LIFParams",
     "LIFState",
     "METHODS",
@@ -42,9 +47,13 @@ __all__ = [
     "RunConfig",
     "SpikeTimes",
     "SquarePulses",
+    "StreamError",
     "Uniform",
     "coefficients",
+    "load_experiment",
+    "load_nix",
     "refractory_steps",
+    "save_nix",
     "simulate",
     "synapse_step",
 ]

@@ -68,9 +68,9 @@ def case_config(case: str, neurons: int | None = None, duration_ms: float | None
                      name=f"bench-{case}")
 
 
-def run_case(config: RunConfig, case: str, engine_options: tuple = ()) -> dict:
-    """Run one case; the figures ``lifsim bench`` prints."""
-    result = simulate(config, engine_options=engine_options)
+def run_case(config: RunConfig, case: str, engine_options: tuple = (), progress: bool = False) -> dict:
+    """Run one case; the figures ``lifsim bench`` prints (``progress``: a bar on a terminal)."""
+    result = simulate(config, engine_options=engine_options, progress=progress)
     t = result.timings
     wall = t["wall_s"] + t["input_s"]
     neuron_steps = config.n_neurons * config.steps

@@ -62,7 +62,7 @@ def _add_bench(commands) -> None:
 
     bench = commands.add_parser(
         "bench", help="run a benchmark case (A, B, cuba, brunel) and print its speed",
-        description="Benchmark cases (docs/benchmarks.md defines them): " + "; ".join(
+        description="Benchmark cases (lifsim's documentation, page Benchmarks, defines them): " + "; ".join(
             f"{k}: {v['description']}, {v['neurons']} neurons" for k, v in CASES.items())
         + ". wall_s is the simulation (input generation and the engine's loop); build_s builds a network's "
           "synapses; total_s adds start-up and compilation; process_s counts from the process's start.")
@@ -88,6 +88,8 @@ def _add_bench(commands) -> None:
                        help="seed of every random draw, an integer >= 0 (default: %(default)s)")
     _add_tensorflow_options(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a line")
+    bench.add_argument("--quiet", action="store_true",
+                       help="no progress bar (it is shown on a terminal only, for runs longer than about a second)")
 
 
 def _add_sweep(commands) -> None:
@@ -307,18 +309,27 @@ def _run(args) -> int:
     streams = _stream_folders(args, loaded)
     for exp, engine_switches in zip(loaded, options):
         for config in exp.configs():
-            preflight(config, engine_options=engine_switches)
+            preflight(config, engine_options=engine_switches, outputs=True)
     if args.save is not None:
         from .io.neo_io import check_nix_path
 
         check_nix_path(args.save)
+    everything = []  # every run's result, for the one NIX file of --save
     with _out_folder(args.out):
         for exp, engine_switches, folders in zip(loaded, options, streams):
-            _run_experiment(args, exp, engine_switches, folders)
+            everything += _run_experiment(args, exp, engine_switches, folders)
+        if args.save is not None:
+            from .io.neo_io import block_names, save_nix
+
+            saved = save_nix(everything, args.save)
+            if not args.quiet:
+                print(f"wrote {saved}: one Neo block per run ({', '.join(block_names(everything))})")
     return 0
 
 
-def _run_experiment(args, exp, engine_switches, folders) -> None:
+def _run_experiment(args, exp, engine_switches, folders) -> list:
+    """Run one experiment (one run per method), write its files, print its summary; returns
+    its results."""
     from .io.experiment_file import render
     from .io.outputs import summary_text, write_outputs
     from .simulation.simulate import simulate
@@ -328,15 +339,10 @@ def _run_experiment(args, exp, engine_switches, folders) -> None:
                         stream_description=None if folder is None else render(exp.only(config)))
                for config, folder in zip(exp.configs(), folders)]
     written = write_outputs(exp, results, args.out)
-    if args.save is not None:
-        from .io.neo_io import save_nix
-
-        several = args.experiment == "all"
-        target = args.save.with_name(f"{args.save.stem}-{exp.config.name}.nix") if several else args.save
-        written.append(save_nix(results, target))
     args.saved.append(exp.config.name)
     if not args.quiet:
         print(summary_text(exp, results, written))
+    return results
 
 
 def _stream_folders(args, loaded) -> list:
@@ -432,7 +438,7 @@ def _bench(args) -> int:
     config = case_config(args.case, neurons=args.neurons, duration_ms=args.duration, dt_ms=args.dt,
                          engine=args.engine, threads=args.threads, method=args.method, precision=args.precision,
                          order=args.order, seed=args.seed)
-    row = run_case(config, args.case, engine_options(args, config.engine))
+    row = run_case(config, args.case, engine_options(args, config.engine), progress=not args.quiet)
     print(json.dumps(row) if args.json else format_row(row))
     return 0
 
@@ -454,10 +460,15 @@ def _sweep(args) -> int:
                    neurons=args.neurons, order=args.order)
     t = result.timings
     dask = f", Dask start {t['dask_start_s']:.1f} s" if t["dask_start_s"] else ""
-    resumed = f", {t['resumed']} batches done before" if t["resumed"] else ""
-    print(f"sweep: {result.table.num_rows} rows ({t['batches']} batches{resumed}) in {t['total_s']:.1f} s{dask}; "
+    resumed = f", {_count(t['resumed'], 'batch')} done before" if t["resumed"] else ""
+    print(f"sweep: {_count(result.table.num_rows, 'row')} ({_count(t['batches'], 'batch')}{resumed}) in "
+          f"{t['total_s']:.1f} s{dask}; "
           f"wrote {', '.join(Path(f).name for f in result.files)} in {args.out}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}es" if noun.endswith("ch") else f"{n} {noun}s"
 
 
 def _info(args) -> int:

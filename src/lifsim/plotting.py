@@ -15,11 +15,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import analysis
+from .simulation.plan import FIGURE_RASTER_NEURONS, FIGURE_TRACES
 
 #: At most this many neurons' traces are drawn in a trace panel.
-MAX_TRACES = 8
+MAX_TRACES = FIGURE_TRACES
 #: At most this many neurons are drawn in a raster (a sample spread over the populations).
-MAX_RASTER_NEURONS = 400
+MAX_RASTER_NEURONS = FIGURE_RASTER_NEURONS
 #: The input-spike raster is drawn only for at most this many input synapses.
 MAX_INPUT_RASTER = 64
 #: Width of the bins of the population rate, ms.

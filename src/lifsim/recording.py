@@ -18,6 +18,8 @@ VARIABLES = {
     "i_syn": "mA",  # summed synaptic current in the step
     "i_in": "mA",  # total input current in the step: external + synaptic
 }
+#: Neurons whose traces ``neurons="sample"`` records: at most this many, spread evenly.
+SAMPLE_NEURONS = 8
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,10 @@ class Record:
 
     Attributes:
         variables: names from ``VARIABLES``: ``"u"`` (mV), ``"i_syn"`` (mA), ``"i_in"`` (mA).
-        neurons: ``"all"``, ``"none"`` or a sequence of neuron indices.
+        neurons: ``"all"``, ``"none"``, ``"sample"`` (at most ``SAMPLE_NEURONS`` neurons spread
+            evenly over the run's neurons, the first and the last included: what experiment
+            files record by default) or a sequence of distinct neuron indices (>= 0;
+            checked against the population size when the run is configured).
         every: record a sample every this many steps (steps 0, every, 2·every, ...).
         input_spikes: also keep every input spike as (time ms, neuron, synapse, stimulus).
     """
@@ -49,15 +54,21 @@ class Record:
         object.__setattr__(self, "every", require_int("record.every", self.every, low=1))
         object.__setattr__(self, "input_spikes", require_bool("record.input_spikes", self.input_spikes))
         if isinstance(self.neurons, str):
-            if self.neurons not in ("all", "none"):
+            if self.neurons not in ("all", "none", "sample"):
                 raise ParameterError(
-                    f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
+                    f"record.neurons must be 'all', 'none', 'sample' or a list of indices (got {self.neurons!r})")
         elif self.neurons is None:
             object.__setattr__(self, "neurons", "none")
         elif not isinstance(self.neurons, (list, tuple, np.ndarray)) or np.ndim(self.neurons) != 1:
-            raise ParameterError(f"record.neurons must be 'all', 'none' or a list of indices (got {self.neurons!r})")
+            raise ParameterError(
+                f"record.neurons must be 'all', 'none', 'sample' or a list of indices (got {self.neurons!r})")
         else:
-            object.__setattr__(self, "neurons", tuple(require_int("record.neurons[]", i) for i in self.neurons))
+            neurons = tuple(require_int("record.neurons[]", i, low=0) for i in self.neurons)
+            values, counts = np.unique(np.asarray(neurons, dtype=np.int64), return_counts=True)
+            if np.any(counts > 1):
+                raise ParameterError(f"record.neurons must not repeat an index ({values[counts > 1][0]} appears "
+                                     f"{counts[counts > 1][0]} times)")
+            object.__setattr__(self, "neurons", neurons)
 
     def count(self, n_neurons: int) -> int:
         """How many neurons are recorded (checked, without listing them)."""
@@ -71,6 +82,8 @@ class Record:
             return np.arange(n_neurons, dtype=np.int64) if self.variables else np.zeros(0, np.int64)
         if self.neurons == "none" or not self.variables:
             return np.zeros(0, np.int64)
+        if self.neurons == "sample":
+            return np.unique(np.linspace(0, n_neurons - 1, min(n_neurons, SAMPLE_NEURONS)).round().astype(np.int64))
         indices = np.asarray(self.neurons, dtype=np.int64)
         if indices.size and (indices.max() >= n_neurons):
             raise ParameterError(f"record.neurons must be in [0, {n_neurons - 1}] (got {int(indices.max())})")

@@ -5,9 +5,13 @@ An engine is a module with:
 - ``version() -> str`` and ``devices() -> list[str]``: what ``lifsim info`` prints;
 - ``check(threads, options)``: refuse a thread count or option it cannot honour, before
   any work;
-- ``start(setup: EngineSetup)``: a runner whose ``advance(state, chunk, recording)``
-  returns the new `lifsim.LIFState` and the `ChunkSpikes` of an `lifsim.stimuli.InputChunk`,
-  writing the sampled traces into the `lifsim.recording.ChunkRecording`.
+- ``start(setup: EngineSetup)``: a runner whose ``advance(state, chunk, recording,
+  progress=None)`` returns the new `lifsim.LIFState` and the `ChunkSpikes` of an
+  `lifsim.stimuli.InputChunk`, writing the sampled traces into the
+  `lifsim.recording.ChunkRecording`; ``progress``, when given, is called with the number of
+  the chunk's steps done so far about every `PROGRESS_INTERVAL_S` seconds of a long chunk
+  (the numpy and numba engines; TensorFlow runs a chunk in one call). How a chunk is cut
+  for these reports never changes a result.
 
 Each step, in this order and on every engine: the receptors take their input (the
 chunk's dense jumps, then its events in order, then the spikes delivered to this step),
@@ -28,6 +32,9 @@ import numpy as np
 from ..errors import ParameterError
 from ..neuron.rule import Coefficients
 from ..synapses.receptor import ReceptorCoefficients
+
+#: Seconds of wall time between two progress reports from inside a chunk, at most about.
+PROGRESS_INTERVAL_S = 0.2
 
 #: Engine name -> (module, install hint for its optional dependency).
 ENGINES = {

@@ -16,6 +16,7 @@ Kernels are cached on disk: a second process does not compile again.
 from __future__ import annotations
 
 import os
+import time
 from typing import NamedTuple
 
 import numba
@@ -23,6 +24,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .. import engines
 from ..errors import ParameterError
 from ..neuron.rule import METHOD_TABLE, Coefficients, make_rules
 from ..neuron.state import LIFState
@@ -609,7 +611,11 @@ class Runner:
         chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
-    def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
+    def advance(self, state: LIFState, chunk, recording, progress=None) -> tuple[LIFState, ChunkSpikes]:
+        """Run one chunk; with ``progress``, in parts of about `engines.PROGRESS_INTERVAL_S`
+        seconds each, reporting the steps done after each part. A network's parts end on
+        the boundaries of its slices, so that its spikes are delivered as in one call; the
+        results are the same either way."""
         setup, steps = self.setup, chunk.steps
         u, ref, i_syn = state.u.copy(), state.ref.copy(), state.i_syn.copy()
         pending = None if state.pending is None else state.pending.copy()
@@ -622,16 +628,20 @@ class Runner:
         previous = numba.get_num_threads()
         numba.set_num_threads(self.threads)
         try:
-            reached = 0
+            parts = _Parts(steps, setup.slice_steps if setup.network is not None else 1, setup.n_neurons, progress)
+            reached, stop = 0, parts.first_stop()
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
                 reached = _run_chunk(
                     METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, chunk.current, events, dense, pending,
                     setup.network, setup.coefficients, self.receptors, self.receptors if setup.synaptic else None,
-                    self.zero, reached, steps, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
+                    self.zero, reached, stop, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
                     self.parallel, self.positions, self.parallel_spikes)
-                if reached >= steps:
+                if reached < stop:
+                    buf = self._grow_spike_buffers(buf)
+                elif reached >= steps:
                     break
-                buf = self._grow_spike_buffers(buf)
+                else:
+                    stop = parts.next_stop(reached)
         finally:
             numba.set_num_threads(previous)
         spikes = ChunkSpikes(*_merge_blocks(buf.neuron, buf.per_step, self.cap, chunk.k0))
@@ -675,6 +685,36 @@ class Runner:
         for b in range(self.n_blocks):
             self.spike_neuron[b * self.cap:b * self.cap + buf.count[b]] = old[b * old_cap:b * old_cap + buf.count[b]]
         return buf._replace(neuron=self.spike_neuron)
+
+
+class _Parts:
+    """Where a chunk's kernel calls stop: at its end without ``progress``; else after
+    parts of about `engines.PROGRESS_INTERVAL_S` seconds, each a whole number of
+    ``granule`` steps (a network's slices: its spikes are delivered at the same steps),
+    reporting the steps reached after each."""
+
+    #: Neuron-steps of the first part, before a rate is measured (a few milliseconds).
+    FIRST = 1 << 22
+
+    def __init__(self, steps: int, granule: int, n_neurons: int, progress):
+        self.steps, self.granule, self.progress = steps, max(1, granule), progress
+        self.n_neurons, self.since, self.start = n_neurons, time.perf_counter(), 0
+
+    def first_stop(self) -> int:
+        if self.progress is None:
+            return self.steps
+        return self._stop(0, max(1, self.FIRST // self.n_neurons))
+
+    def next_stop(self, reached: int) -> int:
+        self.progress(reached)
+        now = time.perf_counter()
+        rate = (reached - self.start) / max(now - self.since, 1e-9)  # steps per second
+        self.start, self.since = reached, now
+        return self._stop(reached, int(rate * engines.PROGRESS_INTERVAL_S))
+
+    def _stop(self, reached: int, length: int) -> int:
+        length = max(self.granule, length // self.granule * self.granule)
+        return min(self.steps, reached + length)
 
 
 def _block_size(n_neurons: int, threads: int, short_slices: bool) -> int:

@@ -8,8 +8,11 @@ and sends the step's spikes along the projections, exactly in the documented ord
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
+from .. import engines
 from ..neuron.rule import RULES, synapse_step, synaptic_drive
 from ..neuron.state import LIFState
 from ..synapses.receptor import summed_current
@@ -39,8 +42,9 @@ class Runner:
                                             for x in (receptors.decay, receptors.s, receptors.current))
         self.deliver = Delivery(setup.network, setup.slots, setup.dtype) if setup.network is not None else None
 
-    def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
+    def advance(self, state: LIFState, chunk, recording, progress=None) -> tuple[LIFState, ChunkSpikes]:
         setup = self.setup
+        report_at = time.perf_counter() + engines.PROGRESS_INTERVAL_S
         u, ref, i_syn = state.u, state.ref, state.i_syn
         pending = None if state.pending is None else state.pending.copy()
         n_receptors, n = i_syn.shape
@@ -49,6 +53,9 @@ class Runner:
         spike_steps, spike_neurons = [], []
         drive = setup.dtype(0)
         for k in range(chunk.steps):
+            if progress is not None and k and time.perf_counter() >= report_at:
+                progress(k)
+                report_at = time.perf_counter() + engines.PROGRESS_INTERVAL_S
             step = chunk.k0 + k
             if injection is not None:
                 arrived = injection[k]

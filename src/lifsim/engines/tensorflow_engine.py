@@ -144,7 +144,9 @@ class Runner:
         out = {name: np.zeros((0, neurons.size), setup.dtype) for name in setup.recorded}
         self.advance(state, chunk, ChunkRecording(empty, neurons, out))
 
-    def advance(self, state: LIFState, chunk, recording) -> tuple[LIFState, ChunkSpikes]:
+    def advance(self, state: LIFState, chunk, recording, progress=None) -> tuple[LIFState, ChunkSpikes]:
+        """One chunk in one compiled call: ``progress`` is not called (the run reports
+        between chunks)."""
         setup, steps, length = self.setup, chunk.steps, self.length
         sample_row = np.full(length, -1, np.int32)
         sample_row[recording.rows] = np.arange(recording.rows.size, dtype=np.int32)

@@ -40,6 +40,9 @@ from ..synapses.receptor import Receptor
 from ..timegrid import grid
 
 PANELS = ("input_spikes", "i_in", "i_syn", "u", "raster", "rate", "cv", "fi")
+#: The neurons whose traces a file records when its [record] names none: a few, spread evenly
+#: (spikes are kept for every neuron), so that a population does not drown in traces.
+DEFAULT_RECORD_NEURONS = "sample"
 #: The panels of a population's figure when the file names none.
 POPULATION_PANELS = ("raster", "rate", "u", "cv")
 
@@ -48,7 +51,7 @@ POPULATION_PANELS = ("raster", "rate", "u", "cv")
     "a number", "a whole number", "a string", "true or false", "a number, a list of numbers or a "
     "value table", "a list of numbers", "a list of numbers or a list of equal-length lists of numbers",
     "a list of [start_ms, stop_ms, amplitude] triples (amplitude: a number, a list or a value table)",
-    "a list of strings", "'all', 'none', a list of neuron indices or a table of them per population",
+    "a list of strings", "'all', 'none', 'sample', a list of neuron indices or a table of them per population",
     "a neuron index or a list of them", "a whole number or {order = factor}",
     "a list of tables {name, kind, tau_ms}", "a number, a list of numbers, {normal = [mean, sd]} or "
     "{uniform = [low, high]}", "a number, a list of numbers or {uniform = [low, high]}",
@@ -441,6 +444,7 @@ def _record(table: dict, populations) -> Record:
         raise ParameterError("record must be a table")
     _check_table("record", table, RECORD_KEYS)
     resolved = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    resolved.setdefault("neurons", DEFAULT_RECORD_NEURONS)
     if isinstance(table.get("neurons"), dict):
         resolved["neurons"] = _per_population_neurons(table["neurons"], populations)
     return Record(**resolved)
@@ -508,7 +512,7 @@ def _check_type(name: str, value, kind: str) -> None:
             isinstance(p, list) and len(p) == 3 and _is_number(p[0]) and _is_number(p[1])
             and (_is_number(p[2]) or _is_number_list(p[2]) or isinstance(p[2], dict)) for p in v),
         STRINGS: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        NEURONS: lambda v: v in ("all", "none") or _is_index_list(v) or isinstance(v, dict),
+        NEURONS: lambda v: v in ("all", "none", "sample") or _is_index_list(v) or isinstance(v, dict),
         NEURON_INDICES: lambda v: _is_index_list([v]) or _is_index_list(v),
         SIZE: lambda v: _is_int(v) or isinstance(v, dict),
         RECEPTORS: lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(r, dict) for r in v),

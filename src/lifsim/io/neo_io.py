@@ -10,12 +10,16 @@ recorded neuron, in mV or mA), annotated with the model, the method, the engine 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ParameterError
 from ..recording import VARIABLES
 from .files import atomic_path, partial_path
+
+if TYPE_CHECKING:
+    from ..result import Result
 
 
 def to_neo(result, neurons=None):
@@ -77,23 +81,41 @@ def check_nix_path(path) -> Path:
     return path
 
 
-def save_nix(results, path) -> Path:
-    """Write one run, or several (one block each), to a NIX file with neo's NixIO, replacing it."""
+def block_names(results) -> list[str]:
+    """The names of the blocks `save_nix` writes for ``results``: each run's name, with its
+    method in parentheses when another run of the file has the same name."""
+    names = [result.config.name for result in results]
+    return [f"{name} ({result.config.method})" if names.count(name) > 1 else name
+            for name, result in zip(names, results)]
+
+
+def save_nix(results: "Result | list[Result]", path: "str | Path") -> Path:
+    """Write one run, or several, to one NIX file with neo's NixIO, replacing it.
+
+    Args:
+        results: a `lifsim.Result` or a list of them; each becomes one ``neo.Block``, named
+            by `block_names` (``lifsim run all --save all.nix`` writes the three article
+            runs, ``square``, ``noise`` and ``synaptic``, into one file).
+        path: the file, ending in ``.nix``; written under a temporary name and renamed.
+
+    Returns:
+        The path written.
+    """
     from neo.io import NixIO
 
     path = check_nix_path(path)
     results = results if isinstance(results, (list, tuple)) else [results]
     blocks = [to_neo(result) for result in results]
-    for block, result in zip(blocks, results):
-        if len(results) > 1:
-            block.name = f"{result.config.name} ({result.config.method})"
+    for block, name in zip(blocks, block_names(results)):
+        block.name = name
     with atomic_path(path) as temporary, NixIO(str(temporary), mode="ow") as io:  # "ow": overwrite
         io.write_all_blocks(blocks)
     return path
 
 
 def load_nix(path) -> list:
-    """The ``neo.Block`` objects stored in a NIX file by `save_nix`, one per run."""
+    """The ``neo.Block`` objects stored in a NIX file by `save_nix`, one per run, in the
+    order they were written (``block.name`` names each run)."""
     from neo.io import NixIO
 
     with NixIO(str(path), mode="ro") as io:

@@ -25,6 +25,14 @@ BYTES_PER_SPIKE = 24
 INPUT_AHEAD_LOAD = 1.0
 #: Bytes per synapse that building a projection holds besides what it keeps (draws, sorting).
 BUILD_BYTES_PER_SYNAPSE = 16
+#: Bytes per output spike while ``lifsim run`` writes its files: the JSON's lists of Python
+#: numbers and their text, besides the arrays.
+OUTPUT_BYTES_PER_SPIKE = 120
+#: A figure draws at most this many traces per panel, and a raster of at most this many neurons.
+FIGURE_TRACES = 8
+FIGURE_RASTER_NEURONS = 400
+#: Bytes per point a figure draws (matplotlib's float64 copies of x and y).
+FIGURE_BYTES_PER_POINT = 32
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,11 @@ def chunk_steps(config) -> int:
     return max(1, min(MAX_CHUNK_STEPS, int(CHUNK_ELEMENTS / (config.n_neurons * load))))
 
 
-def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int = 1) -> dict:
-    """Bytes a run will need, by kind: state, inputs, traces, (estimated) spikes, connectivity."""
+def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int = 1, outputs: bool = False) -> dict:
+    """Bytes a run will need, by kind: state, inputs, traces, (estimated) spikes, connectivity,
+    and with ``outputs`` what writing the files of ``lifsim run`` adds (the JSON of the spikes
+    and the figure: at most `FIGURE_TRACES` traces per variable, a raster of at most
+    `FIGURE_RASTER_NEURONS` neurons and the population rate)."""
     n, steps = config.n_neurons, config.steps
     receptors = len(config.layout.receptors)
     item = np.dtype(config.dtype).itemsize
@@ -68,13 +79,17 @@ def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int 
     dt_s = config.dt_ms * 1e-3
     n_ref_min = int(np.min(refractory_steps(config.layout.model.tau_rest, config.dt_ms)))
     rate_hz = min(1.0 / ((n_ref_min + 1) * dt_s), SPIKE_RATE_CEILING_HZ)
+    spikes = n * steps * dt_s * rate_hz
+    figure = (min(n_rec, FIGURE_TRACES) * rec.samples(steps) * len(rec.variables)
+              + spikes * min(1.0, FIGURE_RASTER_NEURONS / n) + config.duration_ms) * FIGURE_BYTES_PER_POINT
     return {
         "state": n * (2 * item + 4 + 8 * 8) + receptors * n * item * (1 + slots),
         "inputs": input_chunks * chunk * n * (8 * (1 + load) + 2 * item) + sum(s.setup_bytes(n)
                                                                               for s in config.stimuli),
         "traces": rec.samples(steps) * n_rec * item * len(rec.variables),
-        "spikes": int(BYTES_PER_SPIKE * n * steps * dt_s * rate_hz),
+        "spikes": int(BYTES_PER_SPIKE * spikes),
         "connectivity": connectivity_bytes(config),
+        "outputs": int(OUTPUT_BYTES_PER_SPIKE * spikes + figure) if outputs else 0,
     }
 
 
@@ -112,14 +127,15 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def plan(config, memory_limit: int | None = None) -> Plan:
-    """Chunking, delays and memory estimate; refuses a run that would not fit in memory."""
+def plan(config, memory_limit: int | None = None, outputs: bool = False) -> Plan:
+    """Chunking, delays and memory estimate; refuses a run that would not fit in memory
+    (``outputs``: with the memory that writing the files of ``lifsim run`` takes)."""
     steps_per_chunk = chunk_steps(config)
     min_delay, max_delay = config.delay_range()
     slots = max_delay + min_delay if config.projections else 0
     ahead = ((config.threads or available_cores()) > 1 and config.steps > steps_per_chunk
              and config.engine != "numpy" and sum(s.elements_per_step() for s in config.stimuli) >= INPUT_AHEAD_LOAD)
-    memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1)
+    memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1, outputs)
     limit = available_memory() if memory_limit is None else require_int("memory_limit", memory_limit, low=0)
     needed = sum(memory.values())
     if needed > limit:

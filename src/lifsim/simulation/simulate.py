@@ -103,6 +103,7 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     chunks = _input_chunks(generator, first, config.steps, run_plan.chunk_steps, run_plan.input_ahead,
                            writer is not None)
     with _progress_bar(config.steps, progress, initial=first) as bar:
+        report = None if bar.disable else _ChunkProgress(bar)
         for k0 in range(first, config.steps, run_plan.chunk_steps):
             k1 = min(k0 + run_plan.chunk_steps, config.steps)
             tick = time.perf_counter()
@@ -111,7 +112,8 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             rows, where = sample_rows(k0, k1, config.record.every)
             recording = ChunkRecording(rows, rec_neurons, {v: a[where] for v, a in traces.items()})
             with np.errstate(over="ignore", invalid="ignore"):  # what overflows is found just below
-                state, chunk_spikes = runner.advance(state, chunk, recording)
+                state, chunk_spikes = (runner.advance(state, chunk, recording) if report is None
+                                       else runner.advance(state, chunk, recording, progress=report))
             check_finite(state, recording, k0, k1, config)
             timings["input_s"] += tock - tick
             timings["wall_s"] += time.perf_counter() - tock
@@ -119,18 +121,22 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             if chunk.input_spikes is not None:
                 input_spikes.append(chunk.input_spikes)
             segment.add(k1, chunk_spikes, chunk.input_spikes, traces, state, memory)
-            bar.update(k1 - k0)
+            if report is None:
+                bar.update(k1 - k0)
+            else:
+                report.finish(k1 - k0)
     timings["total_s"] = time.perf_counter() - started
     return _result(config, traces, rec_neurons, spikes, input_spikes, generator, timings, state, network)
 
 
-def preflight(config: RunConfig, memory_limit: int | None = None, engine_options: tuple = ()):
-    """The checks of a run that need more than its configuration: its memory (`plan`) and its
-    engine's options; returns the plan and the engine. Nothing is allocated or started."""
+def preflight(config: RunConfig, memory_limit: int | None = None, engine_options: tuple = (), outputs: bool = False):
+    """The checks of a run that need more than its configuration: its memory (`plan`; with
+    ``outputs``, the memory its files and figure take) and its engine's options; returns
+    the plan and the engine. Nothing is allocated or started."""
     if not isinstance(engine_options, (tuple, list)) or not all(
             isinstance(o, (tuple, list)) and len(o) == 2 for o in engine_options):
         raise ParameterError(f"engine_options must be (name, value) pairs (got {engine_options!r:.80})")
-    run_plan = plan(config, memory_limit)
+    run_plan = plan(config, memory_limit, outputs)
     engine = engines.load_engine(config.engine)
     engine.check(config.threads, tuple(map(tuple, engine_options)))
     return run_plan, engine
@@ -331,7 +337,26 @@ def _concatenate(chunks: list, column: int) -> np.ndarray:
     return out
 
 
+class _ChunkProgress:
+    """Moves the bar as an engine reports the steps of its chunk done so far."""
+
+    def __init__(self, bar):
+        self.bar, self.shown = bar, 0
+
+    def __call__(self, done: int) -> None:
+        if done > self.shown:
+            self.bar.update(done - self.shown)
+            self.shown = done
+
+    def finish(self, steps: int) -> None:
+        """The chunk of ``steps`` steps is done: the bar shows all of it; the next starts at 0."""
+        self(steps)
+        self.shown = 0
+
+
 class _NoBar:
+    disable = True
+
     def __enter__(self):
         return self
 
@@ -347,8 +372,10 @@ PROGRESS_DELAY_S = 1.0
 
 
 def _progress_bar(total_steps: int, enabled: bool, stream=None, initial: int = 0):
-    """A tqdm bar on ``stream`` (stderr), shown only on a terminal and after PROGRESS_DELAY_S;
-    ``initial``: steps already done (a resumed run)."""
+    """A tqdm bar on ``stream`` (stderr), shown only on a terminal and after PROGRESS_DELAY_S:
+    steps done, rate and time left; ``initial``: steps already done (a resumed run). It is
+    moved after every chunk and, on the numpy and numba engines, from inside long chunks
+    about every `lifsim.engines.PROGRESS_INTERVAL_S` seconds."""
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
