@@ -48,9 +48,10 @@ def load_sweep(name_or_path: str) -> tuple[str, str]:
 
 
 def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: int | None = None,
-          seed: int | None = None, metrics=None, workers: int | None = None, scheduler: str | None = None,
-          batch_neurons: int | None = None, resume: bool = False, csv: bool = False, plot=None,
-          progress: bool = False, threads: int | None = None, **overrides) -> SweepResult:
+          seed: int | None = None, metrics: list | None = None, workers: int | None = None,
+          scheduler: str | None = None, batch_neurons: int | None = None, resume: bool = False, csv: bool = False,
+          plot: list | str | None = None, progress: bool = False, threads: int | None = None,
+          **overrides: float | int | str) -> SweepResult:
     """Sweep ``experiment`` (a built-in sweep or experiment name, or a TOML file) over a grid.
 
     Args:
