@@ -34,7 +34,9 @@ OVERRIDES = ("engine", "dt_ms", "duration_ms", "method", "precision", "neurons",
 class SweepResult:
     """A finished sweep: ``table`` (a pyarrow Table, one row per point × trial), ``dataset``
     (an xarray Dataset of the means and standard deviations over trials on the grid), the
-    files written, and timings (``total_s``, ``dask_start_s``, ``batches``, ``resumed``)."""
+    files written, and timings: ``total_s`` (the whole call), ``runs_s`` (from the first
+    batch sent to the last written), ``dask_start_s`` (starting or reaching the cluster, and
+    its workers importing lifsim and loading the run's kernels), ``batches``, ``resumed``."""
 
     table: object
     dataset: object
@@ -91,7 +93,6 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
     spec = SweepSpec(text, source, chosen, tuple(sorted((k, v) for k, v in overrides.items() if v is not None)),
                      threads if threads is not None else (1 if on_dask else None))
     first = check_spec(spec)
-    network = is_network(first)
     metrics = check_metrics(metrics if metrics is not None else settings.get("metrics"))
     plotted = _plotted(plot if plot is not None else settings.get("plot"), metrics)
     out = _out_folder(out)
@@ -102,21 +103,11 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
     stored = check_folder(out, digest, resume)
     executor = Executor(workers, scheduler)
     try:
-        if stored is not None:  # the batches it was cut into, whatever the workers now
-            plan = Plan(stored["batches"], network, int(first.n_neurons))
-            if [b[0] for b in plan.batches[1:]] != [b[1] for b in plan.batches[:-1]] or (
-                    plan.batches[0][0], plan.batches[-1][1]) != (0, chosen.n_rows):
-                raise ParameterError(f"--out {out}: sweep.json's batches do not cover the sweep; start in a new folder")
-            done = finished_batches(out, len(plan.batches))
-        else:
-            plan = plan_batches(chosen, network, int(first.n_neurons), batch_neurons, executor.workers())
-            start_folder(out, {"format": FORMAT, "fingerprint": digest, "experiment": source, "text": text,
-                               "axes": [{"name": a.name, "values": list(a.values), "keys": [list(k) for k in a.keys]}
-                                        for a in chosen.axes],
-                               "trials": chosen.trials, "seed": chosen.seed, "overrides": dict(spec.overrides),
-                               "metrics": list(metrics), "batch_neurons": batch_neurons,
-                               "batches": [list(b) for b in plan.batches]})
-            done = []
+        plan, done = _plan(out, stored, chosen, first, batch_neurons, executor.workers(), {
+            "format": FORMAT, "fingerprint": digest, "experiment": source, "text": text,
+            "axes": [{"name": a.name, "values": list(a.values), "keys": [list(k) for k in a.keys]} for a in chosen.axes],
+            "trials": chosen.trials, "seed": chosen.seed, "overrides": dict(spec.overrides), "metrics": list(metrics),
+            "batch_neurons": batch_neurons})
         todo = [b for b in range(len(plan.batches)) if b not in set(done)]
         if todo:
             executor.warm(spec, chosen)
@@ -133,6 +124,21 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
         executor.close()
     return _finish(out, chosen, plan, metrics, plotted, csv, first, started, {
         "runs_s": runs_s, "dask_start_s": executor.startup_s, "batches": len(plan.batches), "resumed": len(done)})
+
+
+def _plan(out: Path, stored: dict | None, grid: Grid, first, batch_neurons: int, workers: int, manifest: dict):
+    """The batches and those already written: a resumed sweep's own (checked to cover it),
+    else new ones, written with the manifest into a new folder."""
+    network = is_network(first)
+    if stored is None:
+        plan = plan_batches(grid, network, int(first.n_neurons), batch_neurons, workers)
+        start_folder(out, {**manifest, "batches": [list(b) for b in plan.batches]})
+        return plan, []
+    plan = Plan(stored["batches"], network, int(first.n_neurons))
+    if [b[0] for b in plan.batches[1:]] != [b[1] for b in plan.batches[:-1]] or (
+            plan.batches[0][0], plan.batches[-1][1]) != (0, grid.n_rows):
+        raise ParameterError(f"--out {out}: sweep.json's batches do not cover the sweep; start in a new folder")
+    return plan, finished_batches(out, len(plan.batches))
 
 
 def _merged_axes(file_axes: list, options) -> list:
