@@ -104,7 +104,9 @@ def _pty_run(args, cwd, limit_s=240):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(Path(lifsim.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])))
     process = subprocess.Popen([sys.executable, "-m", "lifsim", *args], stdin=slave, stdout=slave, stderr=slave,
-                               cwd=cwd, env=env, close_fds=True)
+                               cwd=cwd, env=env, close_fds=True,
+                               # a shell's background job ignores SIGINT, and its children inherit that
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     seen, counts = b"", []
     deadline = time.monotonic() + limit_s  # a guard against a hang, not a measure
