@@ -129,12 +129,11 @@ def sweep(experiment: str, grid: list | tuple = (), *, out: str | Path, trials: 
 def _plan(out: Path, stored: dict | None, grid: Grid, first, batch_neurons: int, workers: int, manifest: dict):
     """The batches and those already written: a resumed sweep's own (checked to cover it),
     else new ones, written with the manifest into a new folder."""
-    network = is_network(first)
     if stored is None:
-        plan = plan_batches(grid, network, int(first.n_neurons), batch_neurons, workers)
+        plan = plan_batches(grid, is_network(first), int(first.n_neurons), batch_neurons, workers)
         start_folder(out, {**manifest, "batches": [list(b) for b in plan.batches]})
         return plan, []
-    plan = Plan(stored["batches"], network, int(first.n_neurons))
+    plan = Plan(stored["batches"])
     if [b[0] for b in plan.batches[1:]] != [b[1] for b in plan.batches[:-1]] or (
             plan.batches[0][0], plan.batches[-1][1]) != (0, grid.n_rows):
         raise ParameterError(f"--out {out}: sweep.json's batches do not cover the sweep; start in a new folder")

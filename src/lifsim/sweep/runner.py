@@ -37,8 +37,6 @@ class Plan:
     """The batches of a sweep: ``batches[b]`` lists its (point, trial) members."""
 
     batches: tuple
-    network: bool
-    neurons_per_member: int
 
 
 def plan_batches(grid: Grid, network: bool, neurons_per_member: int, batch_neurons: int, workers: int) -> Plan:
@@ -52,7 +50,7 @@ def plan_batches(grid: Grid, network: bool, neurons_per_member: int, batch_neuro
         size = max(1, batch_neurons // max(1, neurons_per_member))
         size = min(size, max(1, math.ceil(members / (4 * workers)))) if workers > 1 else size
     batches = tuple((lo, min(members, lo + size)) for lo in range(0, members, size))
-    return Plan(batches, network, neurons_per_member)
+    return Plan(batches)
 
 
 def members_of(grid: Grid, span: tuple) -> Members:
