@@ -18,7 +18,9 @@ from .recording import Record
 from .result import Result
 from .simulation.config import DEFAULT_SEED, RunConfig
 from .simulation.simulate import simulate
-from .stimuli import ConstantCurrent, NoiseCurrent, PoissonInput, PoissonSynapses, SpikeTimes, SquarePulses
+from .stimuli import (
+    ConstantCurrent, NoiseCurrent, PoissonInput, PoissonSynapses, RecordedCurrent, SpikeTimes, SquarePulses,
+)
 from .synapses.receptor import Receptor
 
 __version__ = "0.2.0"
@@ -43,6 +45,7 @@ __all__ = [
     "Projection",
     "Receptor",
     "Record",
+    "RecordedCurrent",
     "Result",
     "RunConfig",
     "SpikeTimes",

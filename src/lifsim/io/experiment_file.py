@@ -77,7 +77,7 @@ STIMULUS_FIELD_KINDS = {
     "amplitude": VALUES, "start_ms": NUMBER, "stop_ms": NUMBER, "pulses": PULSES, "mean": NUMBER, "sd": NUMBER,
     "synapses": INT, "rate_hz": NUMBER, "weight_mean": NUMBER, "weight_sd": NUMBER, "weights": MATRIX, "q": NUMBER,
     "generation": STR, "times_ms": NUMBERS, "neuron": NEURON_INDICES, "weight": VALUES, "population": STR,
-    "receptor": STR,
+    "receptor": STR, "samples": NUMBERS, "sample_dt_ms": NUMBER,
 }
 STIMULUS_KEYS = {kind: {f.name: STIMULUS_FIELD_KINDS[f.name] for f in fields(cls)}
                  for kind, cls in STIMULUS_KINDS.items()}

@@ -101,7 +101,11 @@ def _identity(x):
     return x
 
 
-def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
+def _hard_spike(u_new, u_free, distance, firing, can_fire, c):
+    return u_new, firing
+
+
+def make_rules(where, maximum, rounded=_identity, compiled=_identity, spike=_hard_spike) -> Rules:
     """The update rules written over a backend's ``where``, ``maximum`` and ``rounded``.
 
     Each method's rule maps ``(u, ref, i_ext, drive, c)`` to ``(u, ref, spiked, u_shown)``:
@@ -117,7 +121,15 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
     or regroup a chain of sums (TensorFlow's graph optimiser does), passes a ``rounded``
     it cannot see through.
     ``compiled`` turns a helper into something the rules can call (numba's ``njit``).
+
+    ``spike`` maps ``(u_new, u_free, distance, firing, can_fire, c)`` to the step's
+    ``(u_new, spiked)``: ``distance`` (mV) is how far the tested potential is above the
+    threshold, ``u_free`` what the reset replaced. The default returns them unchanged; a
+    differentiable backend (`lifsim.fit.gradients`) returns the same values with a
+    surrogate derivative attached, so its forward pass stays this rule's.
     """
+
+    spike = compiled(spike)
 
     def synapse(x, injected, decay):
         return rounded(x * decay) + injected
@@ -138,7 +150,8 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
         u_free = free_evolution(u, i_ext, drive, c)
         u_new = where(resting | firing, c.u_reset, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
-        return u_new, ref_new, firing, u_new
+        u_new, spiked = spike(u_new, u_free, u - c.u_thresh, firing, ref <= 0, c)
+        return u_new, ref_new, spiked, u_new
 
     def exact(u, ref, i_ext, drive, c):
         resting = ref > 0
@@ -146,7 +159,8 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity) -> Rules:
         firing = (u_free >= c.u_thresh) & (ref <= 0)
         u_new = where(resting | firing, c.u_reset, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
-        return u_new, ref_new, firing, u
+        u_new, spiked = spike(u_new, u_free, u_free - c.u_thresh, firing, ref <= 0, c)
+        return u_new, ref_new, spiked, u
 
     return Rules(article, exact, synapse, drive, add_drive, rounded)
 

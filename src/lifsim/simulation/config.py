@@ -236,7 +236,7 @@ class RunConfig:
 
 
 #: Stimulus fields that are times, counts or rates, not values the state adds up.
-NOT_AMOUNTS = ("start_ms", "stop_ms", "times_ms", "rate_hz", "neuron", "synapses", "pulses")
+NOT_AMOUNTS = ("start_ms", "stop_ms", "times_ms", "rate_hz", "neuron", "synapses", "pulses", "sample_dt_ms")
 #: A noise current is taken to stay within this many standard deviations of its mean.
 NOISE_BOUND_SD = 10.0
 
@@ -271,6 +271,8 @@ def _largest_current(stimulus) -> float:
     if stimulus.kind == "noise":
         with np.errstate(over="ignore"):  # inf: refused by the caller
             return float(np.max(np.abs(stimulus.mean)) + NOISE_BOUND_SD * np.max(stimulus.sd))
+    if stimulus.kind == "recorded":
+        return float(np.max(np.abs(np.asarray(stimulus.samples, dtype=float)), initial=0.0))
     if stimulus.kind == "square":  # overlapping pulses add
         return sum(float(np.max(np.abs(np.asarray(p[2], dtype=float)))) for p in stimulus.pulses)
     return float(np.max(np.abs(np.asarray(stimulus.amplitude, dtype=float)), initial=0.0))

@@ -5,14 +5,15 @@ Every stimulus follows `lifsim.stimuli.base.Stimulus`; `STIMULUS_KINDS` maps the
 """
 
 from .base import Stimulus, Target, steps_in, window_steps
-from .currents import ConstantCurrent, NoiseCurrent, SquarePulses
+from .currents import ConstantCurrent, NoiseCurrent, RecordedCurrent, SquarePulses
 from .generator import InputChunk, InputGenerator, InputSpikes, Placement, SynapticEvents
 from .poisson import PoissonInput, PoissonSynapses
 from .spikes import SpikeTimes
 
-STIMULUS_KINDS = {cls.kind: cls for cls in (ConstantCurrent, SquarePulses, NoiseCurrent, PoissonSynapses,
-                                            SpikeTimes, PoissonInput)}
+STIMULUS_KINDS = {cls.kind: cls for cls in (ConstantCurrent, SquarePulses, NoiseCurrent, RecordedCurrent,
+                                            PoissonSynapses, SpikeTimes, PoissonInput)}
 
 __all__ = ["STIMULUS_KINDS", "ConstantCurrent", "InputChunk", "InputGenerator", "InputSpikes", "NoiseCurrent",
-           "Placement", "PoissonInput", "PoissonSynapses", "SpikeTimes", "Stimulus", "SynapticEvents", "Target",
+           "Placement", "PoissonInput", "PoissonSynapses", "RecordedCurrent", "SpikeTimes", "Stimulus",
+           "SynapticEvents", "Target",
            "steps_in", "window_steps"]

@@ -166,3 +166,71 @@ class NoiseCurrent(StimulusDefaults):
 
     def elements_per_step(self) -> float:
         return 1.0
+
+
+@dataclass(frozen=True)
+class RecordedCurrent(StimulusDefaults):
+    """A current given sample by sample (mA), as recorded with a neuron or made by hand:
+    sample ``k`` is the current during step ``k`` (from ``t = k·dt``), the same for every
+    neuron it drives; after the last sample the current is 0.
+
+    ``sample_dt_ms`` is the samples' interval, ms: it must equal the run's step ``dt``
+    (a recording is simulated at its own sampling interval).
+    ``population``: the population it drives (None: every neuron of the run).
+    """
+
+    samples: tuple | np.ndarray = ()
+    sample_dt_ms: float = 0.1
+    population: str | None = None
+
+    kind = "recorded"
+    sends = "current"
+
+    def __post_init__(self):
+        values = np.atleast_1d(np.asarray(self.samples, dtype=float)) if _all_numbers(self.samples) else self.samples
+        if isinstance(values, np.ndarray):
+            values = values.copy()
+            values.setflags(write=False)
+        object.__setattr__(self, "samples", values)
+
+    def validate(self, target: Target) -> None:
+        if not isinstance(self.samples, np.ndarray) or self.samples.ndim != 1 or self.samples.size == 0:
+            raise ParameterError(f"{target.name}.samples must be a non-empty list of currents, mA "
+                                 f"(got {self.samples!r:.80})")
+        require_finite(f"{target.name}.samples", self.samples)
+        require_range(f"{target.name}.sample_dt_ms", self.sample_dt_ms, low=0.0, low_open=True, unit="ms")
+        if not math.isclose(float(self.sample_dt_ms), target.dt_ms, rel_tol=1e-9):
+            raise ParameterError(f"{target.name}.sample_dt_ms must equal the run's dt ({target.dt_ms:g} ms; "
+                                 f"got {float(self.sample_dt_ms):g} ms): run the recording at its own interval")
+
+    def drive(self, target: Target, rng) -> CurrentDrive:
+        samples = self.samples
+
+        def current(k0, k1):
+            if k0 >= samples.size:
+                return None
+            values = np.zeros((k1 - k0, 1))
+            part = samples[k0:k1]
+            values[:part.size, 0] = part
+            return values
+
+        return CurrentDrive(current)
+
+    def varies(self) -> bool:
+        return True
+
+    def elements_per_step(self) -> float:
+        return 1.0
+
+    def setup_bytes(self, n_neurons: int) -> int:
+        return int(np.size(self.samples)) * 8
+
+    def windows_ms(self) -> list[tuple[float, float]]:
+        return [(0.0, np.size(self.samples) * float(self.sample_dt_ms))]
+
+
+def _all_numbers(value) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "iuf" and not isinstance(value, (str, bytes))
+    except (TypeError, ValueError):
+        return False

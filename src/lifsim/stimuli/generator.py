@@ -86,7 +86,8 @@ class InputGenerator:
 
     ``placements`` say where each stimulus acts; ``charge`` (float64, shape (R,) or (R, N))
     is each receptor slot's jump per mA·ms of charge (`lifsim.synapses.receptor`);
-    ``threads`` bounds the threads a stimulus may draw on.
+    ``threads`` bounds the threads a stimulus may draw on; ``streams`` numbers each
+    stimulus's random stream (default: its position).
     """
 
     stimuli: tuple
@@ -99,14 +100,27 @@ class InputGenerator:
     seed: int
     record_input_spikes: bool = False
     threads: int = 1
+    streams: tuple | None = None
     _drives: list = field(init=False, repr=False)
 
     def __post_init__(self):
+        streams = range(len(self.stimuli)) if self.streams is None else self.streams
         self._drives = [
             stimulus.drive(Target(place.hi - place.lo, self.dt_ms, f"stimulus[{i}]", place.receptor_kind,
                                   self.threads), stimulus_rng(self.seed, i))
-            for i, (stimulus, place) in enumerate(zip(self.stimuli, self.placements))
+            for i, stimulus, place in zip(streams, self.stimuli, self.placements, strict=True)
         ]
+
+    def alone(self, index: int) -> "InputGenerator":
+        """A fresh generator of stimulus ``index`` alone, drawing what it draws in the whole run."""
+        return InputGenerator((self.stimuli[index],), (self.placements[index],), self.n_neurons, self.n_receptors,
+                              self.dt_ms, self.charge, self.dtype, self.seed, False, self.threads, (index,))
+
+    @property
+    def charge_scaled(self) -> list[bool]:
+        """Per stimulus, whether its jumps scale with the receptor's charge factor
+        (`lifsim.synapses.receptor.ReceptorCoefficients.charge`): spikes that carry a charge."""
+        return [isinstance(d, SpikeDrive) and d.q is not None for d in self._drives]
 
     @property
     def time_varying(self) -> bool:

@@ -1,0 +1,1 @@
+"""Fitting neurons to recordings: differentiable runs, metrics, search and refinement."""

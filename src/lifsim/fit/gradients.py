@@ -1,0 +1,627 @@
+"""Differentiable runs: gradients of a loss through the TensorFlow engine.
+
+The forward pass is the engine's own: the update rule of `lifsim.neuron.rule` on the same
+input, with the same constants, so the spikes and traces equal the numpy engine's bit for
+bit. Gradients are attached to it without changing a value:
+
+- every constant that depends on a fitted parameter (the membrane's ``a``, ``b``, ``d``,
+  ``u_reset``, ``u_thresh``, a receptor's decay, drive factor and charge factor) is the
+  run's own value plus ``f(θ) − stop_gradient(f(θ))``, zero in the forward pass, whose
+  derivative is ``f'(θ)``;
+- a spike is the rule's hard threshold in the forward pass; its derivative with respect to
+  the distance ``v`` (mV) of the tested potential above threshold is a surrogate
+  (`SURROGATES`), with slope ``scale`` (1/mV), zero while the neuron is refractory;
+- the reset ``u ← u_reset`` passes the surrogate's gradient on as ``(u_reset − u_free)·ds``
+  unless ``detach_reset`` (the default, as Zenke & Vogels 2021 recommend), when the reset
+  carries no gradient of the spike;
+- a stimulus's scale ``stimulus.K.scale`` (1 in the run) multiplies its input: the
+  derivative with respect to it is the effect of scaling its current (or, for synaptic
+  stimuli, all its weights) by ``1 + ε``.
+
+The refractory period is a whole number of steps: it has no gradient, and a fit searches
+it (`lifsim.fit.fit`) rather than descending on it.
+
+Memory: backpropagation through a chunk of steps keeps that chunk's intermediate values;
+long runs are cut into chunks whose states are kept in the forward pass, and each chunk is
+run again under the tape when its gradient is needed (backpropagation through time with
+recomputation). `gradient_memory` says what a run needs; `gradients` checks it first.
+
+Only runs without projections are differentiable (single neurons or independent
+populations, as fits use).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from ..errors import ParameterError, require_bool, require_choice, require_number, require_range
+from ..neuron.params import LIFParams
+from ..neuron.rule import METHOD_TABLE, Coefficients, coefficients, make_rules
+from ..neuron.state import LIFState
+from ..simulation.config import RunConfig
+from ..simulation.plan import available_memory
+from ..simulation.simulate import input_generator
+from ..stimuli.base import steps_in
+from ..synapses.receptor import receptor_coefficients
+from ..engines.tensorflow_engine import _rounded_by
+
+#: Surrogate spikes: each the derivative ``σ'(v)`` of a soft spike ``σ(v)`` rising from 0 to 1
+#: as the distance ``v`` above threshold (mV) grows, with slope ``β`` (1/mV):
+#: name -> (formula of σ', σ', σ).
+SURROGATES = {
+    "superspike": ("(β/2)/(1 + β|v|)², SuperSpike's fast sigmoid (Zenke & Ganguli 2018)",
+                   lambda v, beta: 0.5 * beta / tf.square(1.0 + beta * tf.abs(v)),
+                   lambda v, beta: 0.5 + 0.5 * beta * v / (1.0 + beta * tf.abs(v))),
+    "sigmoid": ("β·σ(βv)·(1 − σ(βv)), the logistic's derivative",
+                lambda v, beta: beta * tf.sigmoid(beta * v) * (1.0 - tf.sigmoid(beta * v)),
+                lambda v, beta: tf.sigmoid(beta * v)),
+    "triangle": ("β·max(0, 1 − β|v|), a triangle (Bellec et al. 2018)",
+                 lambda v, beta: beta * tf.maximum(0.0 * v, 1.0 - beta * tf.abs(v)),
+                 lambda v, beta: _triangle_soft(tf.clip_by_value(beta * v, -1.0, 1.0))),
+}
+
+
+def _triangle_soft(w):
+    """The triangle's soft spike at ``w = βv`` clipped to [−1, 1]: 0 at −1, ½ at 0, 1 at 1."""
+    return 0.5 + w - tf.sign(w) * tf.square(w) / 2
+
+
+#: Model parameters with a gradient, and their units.
+GRADIENT_PARAMETERS = {"tau_m": "ms", "R": "Ω", "u_rest": "mV", "u_reset": "mV", "u_thresh": "mV",
+                       "tau_syn": "ms"}
+#: Bytes kept per neuron, step and receptor-or-membrane variable while a chunk is taped.
+TAPE_BYTES_PER_VALUE = 8 * 12
+
+
+@dataclass(frozen=True)
+class GradientOptions:
+    """How spikes are differentiated.
+
+    Attributes:
+        surrogate: a name of `SURROGATES` (default ``"superspike"``).
+        scale: the surrogate's slope β, 1/mV (default None: 10/(u_thresh − u_reset), a width
+            of a tenth of the reset-to-threshold gap).
+        detach_reset: whether the reset carries no gradient of the spike (default True).
+        chunk_steps: steps per taped chunk (default None: as many as fit in a quarter of the
+            available memory, at most 2,000).
+        soft_spikes: run the smooth model instead, whose spike is the soft ``σ(v)`` and whose
+            reset is ``u_free + (u_reset − u_free)·σ(v)``: its loss is differentiable, and its
+            gradient is what the surrogate computes. For checking gradients against finite
+            differences; its spikes (``σ > ½``) are not the reference engine's.
+    """
+
+    surrogate: str = "superspike"
+    scale: float | None = None
+    detach_reset: bool = True
+    chunk_steps: int | None = None
+    soft_spikes: bool = False
+
+    def __post_init__(self):
+        require_choice("surrogate", self.surrogate, tuple(SURROGATES))
+        if self.scale is not None:
+            require_number("surrogate scale", self.scale)
+            require_range("surrogate scale", self.scale, low=0.0, low_open=True, unit="1/mV")
+        require_bool("detach_reset", self.detach_reset)
+        require_bool("soft_spikes", self.soft_spikes)
+        if self.chunk_steps is not None and (not isinstance(self.chunk_steps, int) or self.chunk_steps < 1):
+            raise ParameterError(f"chunk_steps must be a whole number >= 1 (got {self.chunk_steps!r})")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the loss compares the run with, per neuron of the run (all neurons share it).
+
+    ``loss = voltage_weight · mean_k (u_k − voltage_k)² + spike_weight · Σ_k (f_k − g_k)²·dt/τ``:
+    the mean squared error of the recorded potential (mV², ``u_k`` as the run records it,
+    step ``k``) and the van Rossum distance² between the (surrogate) spike train's
+    exponential trace ``f`` and the target spikes' ``g`` (time constant ``tau_ms``).
+
+    Attributes:
+        voltage: target potential per step, mV, shape (steps,), or None.
+        spike_times_ms: target spike times, ms, or None.
+        tau_ms: van Rossum time constant, ms.
+        voltage_weight, spike_weight: the terms' weights.
+    """
+
+    voltage: np.ndarray | None = None
+    spike_times_ms: np.ndarray | None = None
+    tau_ms: float = 10.0
+    voltage_weight: float = 1.0
+    spike_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """A differentiable run's outcome, per neuron of the run.
+
+    Attributes:
+        loss: the loss of each neuron (its own parameters' loss), shape (N,).
+        gradients: parameter name -> d loss / d parameter, shape (N,), in the loss's unit
+            per the parameter's unit.
+        spike_steps, spike_neurons: the spikes of the forward pass (step, neuron), in
+            canonical order: equal to the reference engine's.
+        u: the recorded potential, mV, shape (steps, N) (None unless asked for).
+        memory_bytes: the memory the taped chunks needed, bytes.
+        chunk_steps: steps per taped chunk.
+    """
+
+    loss: np.ndarray
+    gradients: dict
+    spike_steps: np.ndarray
+    spike_neurons: np.ndarray
+    u: np.ndarray | None
+    memory_bytes: int
+    chunk_steps: int
+
+
+def check_config(config: RunConfig, parameters) -> None:
+    """Refuse what cannot be differentiated: networks, unknown parameter names."""
+    if not isinstance(config, RunConfig):
+        raise ParameterError(f"config must be a RunConfig (got {config!r:.80})")
+    if config.projections:
+        raise ParameterError("gradients: runs with projections are not differentiable here; "
+                             "fit independent neurons")
+    for name in parameters:
+        if name in GRADIENT_PARAMETERS:
+            continue
+        index = _stimulus_index(name)
+        if index is None or not 0 <= index < len(config.stimuli):
+            allowed = ", ".join(GRADIENT_PARAMETERS)
+            raise ParameterError(f"gradient parameter must be one of {allowed} or stimulus.K.scale for a stimulus "
+                                 f"K of the run (0 to {len(config.stimuli) - 1}); got {name!r}")
+
+
+def _stimulus_index(name) -> int | None:
+    parts = name.split(".") if isinstance(name, str) else ()
+    if len(parts) == 3 and parts[0] == "stimulus" and parts[2] == "scale" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def gradient_memory(config: RunConfig, chunk_steps: int) -> int:
+    """Bytes a differentiable run of ``config`` needs with taped chunks of ``chunk_steps``:
+    the tape of one chunk, its input, and the states kept between chunks."""
+    n, receptors = config.n_neurons, len(config.layout.receptors)
+    values = 4 + 3 * receptors
+    tape = chunk_steps * n * values * TAPE_BYTES_PER_VALUE // 8
+    inputs = chunk_steps * n * (1 + receptors) * 8 * 3
+    states = -(-config.steps // chunk_steps) * n * values * 8
+    return tape + inputs + states
+
+
+def choose_chunk(config: RunConfig, options: GradientOptions, memory_limit: int | None = None) -> tuple[int, int]:
+    """The taped chunk's steps and the run's memory, bytes; refuses a run that does not fit."""
+    limit = available_memory() if memory_limit is None else memory_limit
+    if options.chunk_steps is not None:
+        steps = min(options.chunk_steps, config.steps)
+    else:
+        per_step = max(1, gradient_memory(config, 1) - gradient_memory(config, 1) // 2)
+        steps = int(min(config.steps, 2000, max(1, (limit // 4) // per_step)))
+    needed = gradient_memory(config, steps)
+    if needed > limit:
+        raise ParameterError(f"a differentiable run of {config.n_neurons} neurons × {config.steps} steps needs "
+                             f"{needed / 2**30:.2f} GiB with chunks of {steps} steps; {limit / 2**30:.2f} GiB "
+                             "are available: use fewer neurons, fewer steps or a smaller chunk_steps")
+    return steps, needed
+
+
+def gradients(config: RunConfig, parameters, target: Target, options: GradientOptions = GradientOptions(),
+              *, initial_u=None, keep_u: bool = False, memory_limit: int | None = None) -> Gradients:
+    """The loss of ``config``'s run against ``target`` and its gradient with respect to
+    ``parameters`` (names of `GRADIENT_PARAMETERS` or ``stimulus.K.scale``), per neuron.
+
+    Args:
+        config: the run (no projections); its engine and its neurons' parameters as given
+            (scalars or one value per neuron). Every neuron is its own candidate.
+        parameters: the names to differentiate with respect to.
+        target: what the loss compares the run with.
+        options: surrogate, slope, reset and chunking.
+        initial_u: initial potential, mV (scalar or one per neuron; default ``u_rest``).
+        keep_u: return the recorded potential.
+        memory_limit: bytes the run may use (default: the memory available now).
+    """
+    parameters = tuple(parameters)
+    check_config(config, parameters)
+    if not isinstance(options, GradientOptions):
+        raise ParameterError(f"options must be GradientOptions (got {options!r:.80})")
+    chunk, needed = choose_chunk(config, options, memory_limit)
+    problem = _Problem(config, parameters, target, options, chunk, initial_u)
+    return problem.solve(keep_u, needed)
+
+
+class _Problem:
+    """One differentiable run: its constants, its input chunk by chunk, its compiled chunk."""
+
+    def __init__(self, config, parameters, target, options, chunk, initial_u):
+        self.config, self.parameters, self.chunk = config, parameters, chunk
+        self.dtype = config.dtype
+        self.n, self.steps = config.n_neurons, config.steps
+        model = config.layout.model
+        self.coef = coefficients(model, config.dt_ms, config.method, config.precision)
+        self.receptors = receptor_coefficients(config.layout, config.dt_ms, config.method, config.precision)
+        self.theta = {name: _per_neuron(_parameter_value(model, name), self.n) for name in parameters}
+        self.target = _target_arrays(target, config)
+        self.u0 = _initial(config, initial_u)
+        self.u0_follows_rest = initial_u is None and "u_rest" in parameters
+        self.synaptic = any(s.sends != "current" for s in config.stimuli)
+        beta = options.scale if options.scale is not None else \
+            10.0 / max(float(np.min(np.asarray(model.u_thresh) - np.asarray(model.reset))), 1e-12)
+        _, _, voltage_scale, spike_scale = self.target
+        self.scales = tuple(tf.constant(np.float64(x)) for x in
+                            (beta, voltage_scale, spike_scale, math.exp(-config.dt_ms / target.tau_ms)))
+        self.base = {name: tf.constant(_per_neuron(model.reset if name == "u_reset" else getattr(model, name),
+                                                   self.n)) for name in GRADIENT_PARAMETERS}
+        self.coef_tensors = tuple(tf.constant(np.asarray(x)) for x in self.coef)
+        self.receptor_tensors = tuple(tf.constant(np.asarray(x)) for x in (self.receptors.decay, self.receptors.s))
+        self.whole_charged = None
+        self.layout = _Layout(config.method, float(config.dt_ms), self.synaptic,
+                              tuple((r.kind, r.tau_ms) for r in config.layout.populations[0].receptors),
+                              self._parts(), options.surrogate, options.detach_reset, model.u_reset is None,
+                              options.soft_spikes)
+        self.run_chunk = _chunk_function(self.layout)
+
+    def _parts(self) -> tuple:
+        """(stimulus index, sends a current, carries a charge) of each stimulus whose own input
+        the derivatives need: those scaled, and those whose jumps follow the charge factor."""
+        whole = input_generator(self.config, self.receptors.charge)
+        scaled = {i for name in self.parameters if (i := _stimulus_index(name)) is not None}
+        charged = {i for i, flag in enumerate(whole.charge_scaled) if flag} \
+            if set(self.parameters) & {"tau_syn", "R", "tau_m"} else set()
+        flags = whole.charge_scaled
+        return tuple((i, self.config.stimuli[i].sends == "current", flags[i]) for i in sorted(scaled | charged))
+
+    # ------------------------------------------------------------------ input
+
+    def inputs(self, generators, k0):
+        """Chunk ``[k0, k0 + chunk)``'s current and injection, padded to the chunk, and each
+        scaled stimulus's own part of them."""
+        k1 = min(k0 + self.chunk, self.steps)
+        whole, parts = generators
+        chunk = whole.chunk(k0, k1)
+        current = _padded(np.broadcast_to(chunk.current, (k1 - k0, self.n)), self.chunk, self.dtype)
+        n_targets = len(self.config.layout.receptors) * self.n
+        injection = _padded(chunk.dense_injection(n_targets), self.chunk, self.dtype) if self.synaptic \
+            else np.zeros((self.chunk, 0), self.dtype)
+        own = []
+        for index, generator in parts:
+            part = generator.chunk(k0, k1)
+            if self.config.stimuli[index].sends == "current":  # its current alone, or its jumps alone
+                own.append((_padded(np.broadcast_to(part.current, (k1 - k0, self.n)), self.chunk, self.dtype),
+                            np.zeros_like(injection)))
+            else:
+                own.append((np.zeros_like(current), _padded(part.dense_injection(n_targets), self.chunk, self.dtype)))
+        return k1 - k0, current, injection, own
+
+    def generators(self):
+        """The run's input generator and one per stimulus whose own part is needed."""
+        whole = input_generator(self.config, self.receptors.charge)
+        return whole, [(index, whole.alone(index)) for index, _, _ in self.layout.parts]
+
+    # ------------------------------------------------------------------ passes
+
+    def solve(self, keep_u, needed):
+        theta = {name: tf.constant(value) for name, value in self.theta.items()}
+        state = self.initial_state()
+        generators, saved, spikes, traces = self.generators(), [], [], []
+        loss = np.zeros(self.n)
+        for k0 in range(0, self.steps, self.chunk):
+            saved.append((state, [g.checkpoint() for g in self._all(generators)]))
+            steps, current, injection, own = self.inputs(generators, k0)
+            state, chunk_loss, flags, u = self.call(theta, state, k0, steps, current, injection, own)
+            loss += chunk_loss.numpy()
+            spikes.append(np.nonzero(flags.numpy()[:steps]))
+            spikes[-1] = (spikes[-1][0] + k0, spikes[-1][1])
+            if keep_u:
+                traces.append(u.numpy()[:steps])
+        grads = self.backward(theta, saved)
+        step = np.concatenate([s for s, _ in spikes]).astype(np.int64)
+        neuron = np.concatenate([n for _, n in spikes]).astype(np.int32)
+        return Gradients(loss, grads, step, neuron, np.concatenate(traces) if keep_u else None, needed, self.chunk)
+
+    def backward(self, theta, saved):
+        """Each chunk again, last first, under the tape: the gradient of the loss from that
+        chunk on with respect to the parameters and to the chunk's starting state."""
+        total = {name: np.zeros(self.n) for name in self.parameters}
+        carried = None
+        for index in range(len(saved) - 1, -1, -1):
+            state, checkpoints = saved[index]
+            generators = self.generators()
+            for generator, checkpoint in zip(self._all(generators), checkpoints):
+                generator.restore(checkpoint)
+            k0 = index * self.chunk
+            steps, current, injection, own = self.inputs(generators, k0)
+            grads, carried = self.chunk_gradient(theta, state, k0, steps, current, injection, own, carried)
+            for name in self.parameters:
+                total[name] += grads[name].numpy()
+        if self.u0_follows_rest:  # the run starts at u_rest
+            total["u_rest"] += carried[0].numpy()
+        return total
+
+    @staticmethod
+    def _all(generators):
+        whole, parts = generators
+        return [whole] + [g for _, g in parts]
+
+    def initial_state(self):
+        receptors = len(self.config.layout.receptors)
+        return (tf.constant(self.u0), tf.zeros(self.n, tf.int32), tf.zeros((receptors, self.n), self.dtype),
+                tf.zeros(self.n, self.dtype))
+
+    def call(self, theta, state, k0, steps, current, injection, own):
+        target_u, target_trace, use_u = self.target_chunk(k0)
+        return self.run_chunk(theta, self.base, self.coef_tensors, self.receptor_tensors, state,
+                              tf.constant(np.int32(steps)), tf.constant(current), tf.constant(injection),
+                              tuple(tf.constant(c) for pair in own for c in pair), target_u, target_trace, use_u,
+                              self.scales)
+
+    def chunk_gradient(self, theta, state, k0, steps, current, injection, own, carried):
+        floats = [state[0], state[2], state[3]]
+        with tf.GradientTape() as tape:
+            tape.watch(list(theta.values()) + floats)
+            (u, ref, i_syn, trace), loss, _, _ = self.call(theta, (floats[0], state[1], floats[1], floats[2]),
+                                                            k0, steps, current, injection, own)
+            outputs = [tf.reduce_sum(loss)]
+            if carried is not None:
+                outputs += [u, i_syn, trace]
+        sources = list(theta.values()) + floats
+        seeds = None if carried is None else [tf.ones([], outputs[0].dtype)] + list(carried)
+        grads = tape.gradient(outputs, sources, output_gradients=seeds)
+        grads = [tf.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
+        return dict(zip(theta, grads[:len(theta)])), tuple(grads[len(theta):])
+
+    def target_chunk(self, k0):
+        voltage, trace, _, _ = self.target
+        rows = slice(k0, k0 + self.chunk)
+        u = _padded(voltage[rows, None], self.chunk, np.float64) if voltage is not None \
+            else np.zeros((self.chunk, 1))
+        g = _padded(trace[rows, None], self.chunk, np.float64) if trace is not None else np.zeros((self.chunk, 1))
+        return tf.constant(u), tf.constant(g), tf.constant(voltage is not None)
+
+
+def _parameter_value(model: LIFParams, name: str):
+    if name == "u_reset":
+        return model.reset
+    if name in GRADIENT_PARAMETERS:
+        return getattr(model, name)
+    return 1.0  # a stimulus's scale
+
+
+def _per_neuron(value, n) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, float), (n,)).copy()
+
+
+def _padded(array, length, dtype) -> np.ndarray:
+    out = np.zeros((length,) + array.shape[1:], dtype)
+    out[:array.shape[0]] = array
+    return out
+
+
+def _initial(config, initial_u) -> np.ndarray:
+    model = config.layout.model
+    value = model.u_rest if initial_u is None else initial_u
+    return np.broadcast_to(np.asarray(value, float), (config.n_neurons,)).astype(config.dtype)
+
+
+def _target_arrays(target: Target, config: RunConfig):
+    """The target potential per step, the target spikes' exponential trace per step, and
+    the two terms' scales (weight / steps; weight · dt/τ)."""
+    if not isinstance(target, Target):
+        raise ParameterError(f"target must be a lifsim.fit.gradients.Target (got {target!r:.80})")
+    steps, dt = config.steps, config.dt_ms
+    voltage = None
+    if target.voltage is not None:
+        voltage = np.asarray(target.voltage, float)
+        if voltage.shape != (steps,) or not np.all(np.isfinite(voltage)):
+            raise ParameterError(f"target.voltage must hold {steps} finite values, mV, one per step "
+                                 f"(got shape {voltage.shape})")
+    trace = None
+    if target.spike_times_ms is not None:
+        require_range("target.tau_ms", target.tau_ms, low=0.0, low_open=True, unit="ms")
+        trace = spike_trace(target.spike_times_ms, steps, dt, target.tau_ms, METHOD_TABLE[config.method])
+    if voltage is None and trace is None:
+        raise ParameterError("target: give a voltage, spike times, or both")
+    return voltage, trace, target.voltage_weight / steps, target.spike_weight * dt / target.tau_ms
+
+
+def spike_trace(times_ms, steps: int, dt_ms: float, tau_ms: float, method) -> np.ndarray:
+    """The exponential trace ``g_k = g_{k-1}·exp(−dt/τ) + n_k`` of spikes at ``times_ms``,
+    ``n_k`` the spikes a run of ``method`` would report at step ``k`` (its spike of step
+    ``k`` is at ``(k + offset)·dt``)."""
+    times = np.asarray(times_ms, float)
+    step = np.rint(times / dt_ms).astype(np.int64) - method.spike_offset_steps
+    counts = np.bincount(step[(step >= 0) & (step < steps)], minlength=steps).astype(float)
+    decay = math.exp(-dt_ms / tau_ms)
+    out = np.empty(steps)
+    value = 0.0
+    for k in range(steps):  # a first-order filter: steps of a fit are few enough for Python
+        value = value * decay + counts[k]
+        out[k] = value
+    return out
+
+
+# ---------------------------------------------------------------------- the compiled chunk
+
+
+def _straight(value, made):
+    """``value`` (the run's constant) in the forward pass, with the derivative of ``made``."""
+    made = tf.cast(made, value.dtype)
+    return value + (made - tf.stop_gradient(made))
+
+
+def _unit_gain(made):
+    """1 in the forward pass, with the derivative of ``made/made₀``."""
+    return made / tf.stop_gradient(made)
+
+
+class _Layout(NamedTuple):
+    """What the compiled chunk is specialised for (hashable: it keys the cache)."""
+
+    method: str
+    dt_ms: float
+    synaptic: bool
+    receptors: tuple  # (kind, fixed tau_ms or None) per slot
+    parts: tuple  # (stimulus index, sends a current, carries a charge) per own part
+    surrogate: str
+    detach_reset: bool
+    reset_follows_rest: bool
+    soft: bool
+
+
+def _membrane(layout: _Layout, theta, base, coef):
+    """The membrane constants: the run's values, with the parameters' derivatives."""
+    value = {name: theta.get(name, base[name]) for name in ("tau_m", "R", "u_rest", "u_thresh")}
+    reset = theta.get("u_reset", value["u_rest"] if layout.reset_follows_rest else base["u_reset"])
+    tau_m, R, u_rest, dt = value["tau_m"], value["R"], value["u_rest"], layout.dt_ms
+    if layout.method == "article":
+        k = dt / tau_m
+        made = (1.0 - k, R * k, 0.0 * u_rest)
+    else:
+        one_minus_a = -tf.math.expm1(-dt / tau_m)
+        made = (tf.exp(-dt / tau_m), R * one_minus_a, u_rest * one_minus_a)
+    made += (reset, value["u_thresh"])
+    return Coefficients(*(_straight(x, m) for x, m in zip(coef[:5], made)), n_ref=coef[5])
+
+
+def _receptor_constants(layout: _Layout, theta, base, values):
+    """Each receptor slot's decay and drive factor (the run's values, with derivatives) and
+    its charge gain (1, with the derivative of the jump per unit of charge)."""
+    tau_m, R = theta.get("tau_m", base["tau_m"]), theta.get("R", base["R"])
+    tau_syn, dt = theta.get("tau_syn", base["tau_syn"]), layout.dt_ms
+    decay, s, gain = [], [], []
+    for j, (kind, fixed_tau) in enumerate(layout.receptors):
+        if kind == "delta":
+            made = (0.0 * tau_m, 1.0 + 0.0 * tau_m, R / tau_m)
+        else:
+            tau = tau_syn if fixed_tau is None else tf.constant(np.float64(fixed_tau)) + 0.0 * tau_m
+            drive = R * (dt / tau_m) if layout.method == "article" else _exact_drive(R, tau_m, tau, dt)
+            made = (tf.exp(-dt / tau), drive, 1.0 / tau)
+        decay.append(_straight(values[0][j], made[0]))
+        s.append(_straight(values[1][j], made[1]))
+        gain.append(_unit_gain(made[2]))
+    return decay, s, gain
+
+
+def _exact_drive(R, tau_m, tau, dt):
+    """`lifsim.synapses.receptor`'s exact drive factor in TensorFlow (for its derivative)."""
+    gap = (tau - tau_m) / (tau_m * tau)
+    x = dt * gap
+    small = tf.abs(x) <= 1.0
+    tiny = tf.abs(x) < 1e-3  # the series there, so the derivative at tau_m = tau is right too
+    safe_x = tf.where(small & ~tiny, x, tf.ones_like(x))
+    series = 1.0 + x / 2.0 + x * x / 6.0 + x * x * x / 24.0
+    exprel = tf.where(tiny, series, tf.math.expm1(safe_x) / safe_x)
+    near = R * dt / tau_m * tf.exp(-dt / tau_m) * exprel
+    safe_gap = tf.where(gap == 0.0, tf.ones_like(gap), gap)
+    far = R / (tau_m * safe_gap) * (tf.exp(-dt / tau) - tf.exp(-dt / tau_m))
+    return tf.where(small, near, far)
+
+
+def _with_gains(layout: _Layout, current, injection, own, theta, gain, n_receptors):
+    """The chunk's input (unchanged values) with the derivative of each stimulus's scale and
+    of the charge its spikes carry: ``input + Σ part·(g − 1)``, where ``g`` is 1."""
+    for (index, sends_current, charged), part_current, part_injection in zip(layout.parts, own[0::2], own[1::2]):
+        scale = theta.get(f"stimulus.{index}.scale")
+        factor = _unit_gain(scale) if scale is not None else None
+        if sends_current:
+            if factor is not None:
+                current = current + part_current * tf.cast(factor - 1.0, current.dtype)
+            continue
+        rows = []
+        for j in range(n_receptors):
+            g = factor
+            if charged:
+                g = gain[j] if g is None else g * gain[j]
+            rows.append(tf.zeros_like(theta[next(iter(theta))]) if g is None else g - 1.0)
+        shaped = tf.reshape(part_injection, [tf.shape(part_injection)[0], n_receptors, -1])
+        factors = tf.cast(tf.stack([r + tf.zeros([tf.shape(shaped)[2]], tf.float64) for r in rows]), shaped.dtype)
+        injection = injection + tf.reshape(shaped * factors[None], tf.shape(injection))
+    return current, injection
+
+
+def _differentiable_rounded(mask):
+    plain = _rounded_by(mask)
+
+    @tf.custom_gradient
+    def rounded(x):
+        return plain(x), lambda dy: dy
+
+    return rounded
+
+
+def _spike_hook(layout: "_Layout", beta):
+    derivative, soft = SURROGATES[layout.surrogate][1:]
+
+    @tf.custom_gradient
+    def spike(distance, hard, gate):
+        def grad(dy):
+            slope = tf.cast(derivative(tf.cast(distance, tf.float64), beta), dy.dtype)
+            return dy * gate * slope, tf.zeros_like(hard), tf.zeros_like(gate)
+        return hard, grad
+
+    def hook(u_new, u_free, distance, firing, can_fire, c):
+        gate = tf.cast(can_fire, u_new.dtype)
+        if layout.soft:
+            s = gate * tf.cast(soft(tf.cast(distance, tf.float64), beta), u_new.dtype)
+            reset = tf.stop_gradient(s) if layout.detach_reset else s
+            return tf.where(can_fire, u_free + (c.u_reset - u_free) * reset, u_new), s
+        s = spike(distance, tf.cast(firing, u_new.dtype), gate)
+        if not layout.detach_reset:
+            u_new = u_new + (c.u_reset - u_free) * (s - tf.stop_gradient(s))
+        return u_new, s
+
+    return hook
+
+
+@functools.lru_cache(maxsize=32)
+def _chunk_function(layout: _Layout):
+    """The compiled chunk for one layout, shared by every differentiable run that has it."""
+    n_receptors = len(layout.receptors)
+    method = layout.method
+
+    def run_chunk(theta, base, coef, receptor_values, state, steps, current, injection, own, target_u, target_trace,
+                  use_u, scales):
+        u, ref, i_syn, trace = state
+        dtype = u.dtype
+        beta, voltage_scale, spike_scale, trace_decay = scales
+        rules = make_rules(tf.where, tf.maximum, _differentiable_rounded(tf.constant(np.int32(0))),
+                           spike=_spike_hook(layout, beta))
+        rule = rules.article if method == "article" else rules.exact
+        c = _membrane(layout, theta, base, coef)
+        decay, s, gain = _receptor_constants(layout, theta, base, receptor_values)
+        current, injection = _with_gains(layout, current, injection, own, theta, gain, n_receptors)
+        n = tf.shape(u)[0]
+        length = tf.shape(current)[0]
+        trace_decay = tf.cast(trace_decay, dtype)
+        zero = tf.zeros([], dtype)
+        flags = tf.TensorArray(tf.bool, size=length, element_shape=u.shape)
+        shown = tf.TensorArray(dtype, size=length, element_shape=u.shape)
+        loss = tf.zeros(tf.shape(u), tf.float64)
+
+        def body(k, u, ref, i_syn, trace, loss, flags, shown):
+            drive = zero
+            if layout.synaptic:
+                arrived = tf.reshape(injection[k], [n_receptors, n])
+                i_syn = tf.stack([rules.synapse(i_syn[j], arrived[j], decay[j]) for j in range(n_receptors)])
+                drive = rules.drive(s[0], i_syn[0])
+                for j in range(1, n_receptors):
+                    drive = rules.add_drive(drive, s[j], i_syn[j])
+            u, ref, spiked, u_shown = rule(u, ref, current[k], drive, c)
+            trace = trace * trace_decay + spiked
+            error = tf.cast(u_shown, tf.float64) - target_u[k]
+            loss = loss + tf.where(use_u, voltage_scale * error * error, 0.0 * error)
+            miss = tf.cast(trace, tf.float64) - target_trace[k]
+            loss = loss + spike_scale * miss * miss
+            return k + 1, u, ref, i_syn, trace, loss, flags.write(k, spiked > 0.5), shown.write(k, u_shown)
+
+        _, u, ref, i_syn, trace, loss, flags, shown = tf.while_loop(
+            lambda k, *rest: k < steps, body, (tf.constant(0), u, ref, i_syn, trace, loss, flags, shown),
+            maximum_iterations=length)
+        return (u, ref, i_syn, trace), loss, flags.stack(), shown.stack()
+
+    return tf.function(run_chunk, autograph=False, reduce_retracing=True)
