@@ -226,7 +226,8 @@ def _time_grid(source, label, t_ms, labels: _Labels) -> tuple[float, float]:
     if uneven.size:
         k = int(uneven[0]) + 1
         raise ParameterError(f"{source}: {label} must be evenly spaced (step {dt:g} ms, within "
-                             f"{TIME_TOLERANCE:g}·step; {labels.at(k, t[k])} is {steps[k - 1]:g} ms after the previous sample)")
+                             f"{TIME_TOLERANCE:g}·step; {labels.at(k, t[k])} is {steps[k - 1]:g} ms after the "
+                             "previous sample)")
     return float(dt), float(t[0])
 
 
