@@ -215,8 +215,11 @@ def test_van_rossum_to_the_end_of_the_recording():
     # against the integral itself, on a fine grid: (1/τ) ∫_0^T (f_a − f_b)² dt
     a, b, tau, end = np.array([5.0, 40.0, 92.0]), np.array([7.0, 61.0, 97.0]), 8.0, 100.0
     t = np.linspace(0.0, end, 400_001)
-    trace = lambda train: np.sum(np.where(t >= train[:, None], np.exp(-(t - train[:, None]) / tau), 0.0), axis=0)  # noqa: E731
-    squared = np.trapezoid((trace(a) - trace(b)) ** 2, t) / tau
+
+    def filtered(train):  # Σ_i e^(−(t − t_i)/τ) H(t − t_i)
+        return np.sum(np.where(t >= train[:, None], np.exp(-(t - train[:, None]) / tau), 0.0), axis=0)
+
+    squared = np.trapezoid((filtered(a) - filtered(b)) ** 2, t) / tau
     assert van_rossum_distance(a, b, tau_ms=tau, duration_ms=end) == pytest.approx(math.sqrt(squared), rel=1e-4)
     with pytest.raises(ParameterError, match=r"b_ms must lie within \[0, 100\] ms"):
         van_rossum_distance([1.0], [101.0], duration_ms=100.0)
