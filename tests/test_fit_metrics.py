@@ -225,12 +225,15 @@ def test_van_rossum_to_the_end_of_the_recording():
         van_rossum_distance([1.0], [101.0], duration_ms=100.0)
 
 
-def test_van_rossum_blocks_sum_to_the_whole(monkeypatch):
+def test_van_rossum_blocks_and_reach_sum_to_the_whole(monkeypatch):
     rng = np.random.default_rng(4)
-    a, b = np.sort(rng.uniform(0, 300, 37)), np.sort(rng.uniform(0, 300, 29))
-    whole = van_rossum_distance(a, b, tau_ms=7.0, duration_ms=300.0)
-    monkeypatch.setattr(metrics, "_BLOCK_ENTRIES", 50)  # blocks of one or two rows
-    assert van_rossum_distance(a, b, tau_ms=7.0, duration_ms=300.0) == pytest.approx(whole, rel=1e-12)
+    a, b = np.sort(rng.uniform(0, 3000, 370)), np.sort(rng.uniform(0, 3000, 290))  # spans 3000/7 ≫ 60 τ
+    cut = van_rossum_distance(a, b, tau_ms=7.0, duration_ms=3000.0)
+    monkeypatch.setattr(metrics, "_REACH_TAUS", 1e9)  # every pair
+    whole = van_rossum_distance(a, b, tau_ms=7.0, duration_ms=3000.0)
+    assert cut == pytest.approx(whole, rel=1e-12)
+    monkeypatch.setattr(metrics, "_BLOCK_ENTRIES", 500)  # one or two rows a block
+    assert van_rossum_distance(a, b, tau_ms=7.0, duration_ms=3000.0) == pytest.approx(whole, rel=1e-12)
 
 
 def test_van_rossum_refusals():
