@@ -1,1 +1,3 @@
-"""Fitting neurons to recordings: differentiable runs, metrics, search and refinement."""
+"""Fitting a LIF neuron to a recording: loading recordings (`lifsim.fit.data`), the scores that
+compare a model with them (`lifsim.fit.metrics`), differentiable runs (`lifsim.fit.gradients`).
+"""
