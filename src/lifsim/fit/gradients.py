@@ -72,6 +72,7 @@ def _triangle_soft(w):
     return 0.5 + w - tf.sign(w) * tf.square(w) / 2
 
 
+_ZERO_MASK = tf.constant(np.int32(0))
 #: Model parameters with a gradient, and their units.
 GRADIENT_PARAMETERS = {"tau_m": "ms", "R": "Ω", "u_rest": "mV", "u_reset": "mV", "u_thresh": "mV",
                        "tau_syn": "ms"}
@@ -353,27 +354,21 @@ class _Problem:
         return (tf.constant(self.u0), tf.zeros(self.n, tf.int32), tf.zeros((receptors, self.n), self.dtype),
                 tf.zeros(self.n, self.dtype))
 
-    def call(self, theta, state, k0, steps, current, injection, own):
+    def arguments(self, state, k0, steps, current, injection, own):
         target_u, target_trace, use_u = self.target_chunk(k0)
-        return self.run_chunk(theta, self.base, self.coef_tensors, self.receptor_tensors, state,
-                              tf.constant(np.int32(steps)), tf.constant(current), tf.constant(injection),
-                              tuple(tf.constant(c) for pair in own for c in pair), target_u, target_trace, use_u,
-                              self.scales)
+        return (self.base, self.coef_tensors, self.receptor_tensors, state, tf.constant(np.int32(steps)),
+                tf.constant(current), tf.constant(injection), tuple(tf.constant(c) for pair in own for c in pair),
+                target_u, target_trace, use_u, self.scales, _ZERO_MASK)
+
+    def call(self, theta, state, k0, steps, current, injection, own):
+        return self.run_chunk[0](theta, *self.arguments(state, k0, steps, current, injection, own))
 
     def chunk_gradient(self, theta, state, k0, steps, current, injection, own, carried):
-        floats = [state[0], state[2], state[3]]
-        with tf.GradientTape() as tape:
-            tape.watch(list(theta.values()) + floats)
-            (u, ref, i_syn, trace), loss, _, _ = self.call(theta, (floats[0], state[1], floats[1], floats[2]),
-                                                            k0, steps, current, injection, own)
-            outputs = [tf.reduce_sum(loss)]
-            if carried is not None:
-                outputs += [u, i_syn, trace]
-        sources = list(theta.values()) + floats
-        seeds = None if carried is None else [tf.ones([], outputs[0].dtype)] + list(carried)
-        grads = tape.gradient(outputs, sources, output_gradients=seeds)
-        grads = [tf.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
-        return dict(zip(theta, grads[:len(theta)])), tuple(grads[len(theta):])
+        if carried is None:  # the last chunk: nothing after it depends on its end state
+            carried = (tf.zeros_like(state[0]), tf.zeros_like(state[2]), tf.zeros_like(state[3]))
+        grads, carried = self.run_chunk[1](theta, carried, *self.arguments(state, k0, steps, current, injection,
+                                                                             own))
+        return grads, carried
 
     def target_chunk(self, k0):
         voltage, trace, _, _ = self.target
@@ -585,11 +580,12 @@ def _chunk_function(layout: _Layout):
     method = layout.method
 
     def run_chunk(theta, base, coef, receptor_values, state, steps, current, injection, own, target_u, target_trace,
-                  use_u, scales):
+                  use_u, scales, zero_mask):
         u, ref, i_syn, trace = state
         dtype = u.dtype
         beta, voltage_scale, spike_scale, trace_decay = scales
-        rules = make_rules(tf.where, tf.maximum, _differentiable_rounded(tf.constant(np.int32(0))),
+        # zero_mask is an argument, a zero XLA cannot see, so the products stay rounded
+        rules = make_rules(tf.where, tf.maximum, _differentiable_rounded(zero_mask),
                            spike=_spike_hook(layout, beta))
         rule = rules.article if method == "article" else rules.exact
         c = _membrane(layout, theta, base, coef)
@@ -624,4 +620,20 @@ def _chunk_function(layout: _Layout):
             maximum_iterations=length)
         return (u, ref, i_syn, trace), loss, flags.stack(), shown.stack()
 
-    return tf.function(run_chunk, autograph=False, reduce_retracing=True)
+    def chunk_gradient(theta, seeds, base, coef, receptor_values, state, *rest):
+        """The gradient of the chunk's loss plus ``seeds · end state`` with respect to the
+        parameters and to the chunk's starting state (u, receptors, trace): one compiled call."""
+        u, ref, i_syn, trace = state
+        with tf.GradientTape() as tape:
+            tape.watch([theta, u, i_syn, trace])
+            (u_end, _, i_end, trace_end), loss, _, _ = run_chunk(theta, base, coef, receptor_values,
+                                                                  (u, ref, i_syn, trace), *rest)
+            total = tf.reduce_sum(loss) + tf.reduce_sum(tf.cast(u_end, tf.float64) * tf.cast(seeds[0], tf.float64)) \
+                + tf.reduce_sum(tf.cast(i_end, tf.float64) * tf.cast(seeds[1], tf.float64)) \
+                + tf.reduce_sum(tf.cast(trace_end, tf.float64) * tf.cast(seeds[2], tf.float64))
+        grads, to_state = tape.gradient(total, [theta, [u, i_syn, trace]],
+                                        unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return grads, tuple(to_state)
+
+    compile = functools.partial(tf.function, autograph=False, reduce_retracing=True, jit_compile=True)
+    return compile(run_chunk), compile(chunk_gradient)
