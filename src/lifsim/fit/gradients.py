@@ -421,7 +421,9 @@ def _target_arrays(target: Target, config: RunConfig):
         trace = spike_trace(target.spike_times_ms, steps, dt, target.tau_ms, METHOD_TABLE[config.method])
     if voltage is None and trace is None:
         raise ParameterError("target: give a voltage, spike times, or both")
-    return voltage, trace, target.voltage_weight / steps, target.spike_weight * dt / target.tau_ms
+    voltage_scale = 0.0 if voltage is None else target.voltage_weight / steps
+    spike_scale = 0.0 if trace is None else target.spike_weight * dt / target.tau_ms
+    return voltage, trace, voltage_scale, spike_scale
 
 
 def spike_trace(times_ms, steps: int, dt_ms: float, tau_ms: float, method) -> np.ndarray:

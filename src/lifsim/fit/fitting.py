@@ -1,0 +1,292 @@
+"""`fit`: a LIF neuron fitted to a recording, by a global search and gradient refinement.
+
+1. The recording is cut: the first part trains, the last ``test_fraction`` is held out.
+2. Stage 1, per restart: a global search (`lifsim.fit.search`: CMA-ES or differential
+   evolution) scores whole generations of candidates as one vectorised population.
+3. Stage 2: gradient descent through the TensorFlow engine (`lifsim.fit.refine`) from every
+   restart's best at once; a refined candidate replaces its restart's best only if it
+   scores better on the metric itself.
+4. The best restart's model is run once over the whole recording, as the experiment file
+   it writes describes it: the held-out score is that run's over the held-out part. The
+   spread of the restarts' results estimates the fit's uncertainty.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ParameterError, require_bool, require_choice, require_int, require_number, require_range
+from ..network.population import Population
+from ..neuron.params import UNITS, LIFParams
+from ..recording import Record
+from ..simulation.config import RunConfig
+from ..simulation.simulate import preflight, simulate
+from ..stimuli.currents import RecordedCurrent
+from .data import Recording, load_recording
+from .gradients import GradientOptions, SURROGATES, choose_chunk
+from .metrics import METRICS
+from .refine import refine
+from .search import METRIC_NAMES, OPTIMIZERS, Problem, Space, scores, search
+
+#: Largest population of candidates one generation may have.
+MAX_POPULATION = 100_000
+MAX_RESTARTS = 100
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a fit runs (every field has a default).
+
+    Attributes:
+        metric: ``"mse"`` (voltage, mV²), ``"gamma"`` (coincidence factor) or
+            ``"van_rossum"``; default None: mse when the recording has a voltage, else gamma.
+        method: the integration method of the model.
+        test_fraction: the share of the recording held out (its end).
+        optimizer: ``"cma"`` (CMA-ES) or ``"de"`` (differential evolution).
+        population: candidates per generation (one vectorised run each).
+        evaluations: candidates simulated per restart, at most.
+        restarts: independent searches (their spread is the uncertainty).
+        refine_steps: gradient steps of stage 2 (0: no refinement).
+        learning_rate: stage 2's first step size, in the unit box.
+        surrogate, surrogate_scale, detach_reset: how spikes are differentiated
+            (`lifsim.fit.gradients.GradientOptions`).
+        window_ms: the gamma factor's precision, ms.
+        tau_ms: the van Rossum time constant, ms.
+        seed: the fit's seed (restart ``r`` searches with ``seed + r``).
+        precision: the runs' precision.
+        threads: threads of the search's engine (None: all cores).
+    """
+
+    metric: str | None = None
+    method: str = "exact"
+    test_fraction: float = 1 / 3
+    optimizer: str = "de"
+    population: int = 256
+    evaluations: int = 20_000
+    restarts: int = 3
+    refine_steps: int = 30
+    learning_rate: float = 0.02
+    surrogate: str = "superspike"
+    surrogate_scale: float | None = None
+    detach_reset: bool = True
+    window_ms: float = 2.0
+    tau_ms: float = 10.0
+    seed: int = 0
+    precision: str = "float32"
+    threads: int | None = None
+
+    def __post_init__(self):
+        if self.metric is not None:
+            require_choice("metric", self.metric, METRIC_NAMES)
+        require_choice("optimizer", self.optimizer, OPTIMIZERS)
+        require_choice("surrogate", self.surrogate, tuple(SURROGATES))
+        require_range("test_fraction", self.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        require_int("population", self.population, low=4, high=MAX_POPULATION)
+        require_int("evaluations", self.evaluations, low=self.population, high=10**9)
+        require_int("restarts", self.restarts, low=1, high=MAX_RESTARTS)
+        require_int("refine_steps", self.refine_steps, low=0, high=100_000)
+        require_number("learning_rate", self.learning_rate)
+        require_range("learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True)
+        for name in ("window_ms", "tau_ms"):
+            require_number(name, getattr(self, name))
+            require_range(name, getattr(self, name), low=0.0, low_open=True, unit="ms")
+        require_bool("detach_reset", self.detach_reset)
+        require_int("seed", self.seed, low=0, high=2**63 - 1)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted neuron.
+
+    Attributes:
+        parameters: fitted name -> value, in `units`.
+        units: fitted name -> unit.
+        model: the whole fitted model (`LIFParams`).
+        metric: the metric; `train_score` and `test_score` are its values on the training
+            part and on the held-out part.
+        spread: fitted name -> standard deviation over the restarts' results (an
+            uncertainty estimate, in the parameter's unit).
+        restarts: per restart, its search's and refinement's outcomes.
+        history: the loss history: dicts of stage, restart, evaluations and best score so far.
+        evaluations: candidates simulated by the searches; gradient_steps: differentiable
+            runs of the refinement (each covering every restart).
+        timings: seconds per stage (search_s, refine_s, total_s).
+        config: the fitted model's run over the whole recording; result: that run.
+        data: the recording; split_step: the first held-out step.
+    """
+
+    parameters: dict
+    units: dict
+    model: LIFParams
+    metric: str
+    train_score: float
+    test_score: float
+    spread: dict
+    restarts: tuple
+    history: tuple
+    evaluations: int
+    gradient_steps: int
+    timings: dict
+    config: RunConfig
+    result: object = field(repr=False)
+    data: Recording = field(repr=False)
+    split_step: int = 0
+
+    def summary(self) -> dict:
+        """Everything but the arrays, as JSON values."""
+        return {
+            "parameters": {k: float(v) for k, v in self.parameters.items()}, "units": self.units,
+            "metric": self.metric, "metric_description": METRICS[self.metric].description,
+            "train_score": float(self.train_score), "test_score": float(self.test_score),
+            "spread": {k: float(v) for k, v in self.spread.items()}, "restarts": list(self.restarts),
+            "history": list(self.history), "evaluations": self.evaluations, "gradient_steps": self.gradient_steps,
+            "timings": self.timings, "data": {"source": self.data.source, "dt_ms": self.data.dt_ms,
+                                              "steps": self.data.steps, "split_step": self.split_step,
+                                              "split_ms": self.split_step * self.data.dt_ms},
+        }
+
+
+def fit(data, bounds: dict, model: LIFParams | None = None, settings: FitSettings | None = None,
+        report=None, **changes) -> FitResult:
+    """Fit the parameters named in ``bounds`` to ``data``.
+
+    Args:
+        data: a `Recording` or the path of a recording file (CSV, NPZ or NIX;
+            `lifsim.fit.data.load_recording`).
+        bounds: parameter name -> (low, high), in the parameter's unit (ms, mV, Ω).
+        model: the values of the parameters not fitted (default `LIFParams()`).
+        settings: how the fit runs (`FitSettings`); keywords change single fields.
+        report: called as ``report(stage, restart, evaluations, score)`` as the fit goes.
+    """
+    started = time.perf_counter()
+    data = load_recording(data) if not isinstance(data, Recording) else data
+    settings = FitSettings(**changes) if settings is None else \
+        (FitSettings(**{**settings.__dict__, **changes}) if changes else settings)
+    model = LIFParams() if model is None else model
+    if not isinstance(model, LIFParams):
+        raise ParameterError(f"model must be LIFParams (got {model!r:.80})")
+    train, _ = data.split(settings.test_fraction)
+    metric = settings.metric or ("mse" if data.voltage is not None else "gamma")
+    problem = Problem(train, Space.from_bounds(bounds), model, metric, settings.method, settings.window_ms,
+                      settings.tau_ms, settings.precision, "numba", settings.threads)
+    options = GradientOptions(settings.surrogate, settings.surrogate_scale, settings.detach_reset)
+    _check_room(problem, settings, options)
+    outcome = _Stages(problem, settings, options, report).run()
+    return _finish(problem, data, train, outcome, settings, started)
+
+
+def _check_room(problem: Problem, settings: FitSettings, options: GradientOptions) -> None:
+    """Refuse, before any work, a fit whose runs would not fit in memory."""
+    middle = problem.space.values(np.full((settings.population, len(problem.space.names)), 0.5))
+    config = RunConfig(name="fit", n_neurons=settings.population, model=problem.model(middle),
+                       duration_ms=problem.data.duration_ms, dt_ms=problem.data.dt_ms, method=problem.method,
+                       precision=problem.precision, engine="numba", threads=settings.threads,
+                       stimuli=(RecordedCurrent(samples=problem.data.current, sample_dt_ms=problem.data.dt_ms),),
+                       record=Record(variables=("u",), neurons="all" if problem.metric == "mse" else "none"))
+    preflight(config, outputs=True)
+    if settings.refine_steps:
+        choose_chunk(config.replace(n_neurons=settings.restarts, model=problem.model(middle[:settings.restarts])),
+                     options)
+
+
+class _Stages:
+    def __init__(self, problem, settings, options, report):
+        self.problem, self.settings, self.options, self.report = problem, settings, options, report
+        self.history, self.timings = [], {}
+
+    def run(self):
+        tick = time.perf_counter()
+        found = [self.search(r) for r in range(self.settings.restarts)]
+        self.timings["search_s"] = time.perf_counter() - tick
+        best = np.array([f.best for f in found])
+        best_scores = np.array([f.score for f in found])
+        restarts = [{"restart": r, "search": _named(self.problem.space, f.best), "search_score": float(f.score),
+                     "evaluations": f.evaluations} for r, f in enumerate(found)]
+        tick = time.perf_counter()
+        steps = 0
+        if self.settings.refine_steps:
+            refined = refine(self.problem, best, self.settings.refine_steps, self.settings.learning_rate,
+                             self.options, self.progress("refine", None))
+            steps = refined.gradient_steps
+            refined_scores = scores(self.problem, refined.best)
+            better = refined_scores < best_scores if self.problem.lower_is_better else refined_scores > best_scores
+            for r, entry in enumerate(restarts):
+                entry.update(refined=_named(self.problem.space, refined.best[r]),
+                             refined_score=float(refined_scores[r]), refinement_kept=bool(better[r]),
+                             smooth_loss=[float(x) for x in refined.history[:, r]])
+            best[better], best_scores[better] = refined.best[better], refined_scores[better]
+        self.timings["refine_s"] = time.perf_counter() - tick
+        for r, entry in enumerate(restarts):
+            entry.update(final=_named(self.problem.space, best[r]), final_score=float(best_scores[r]))
+        evaluations = sum(f.evaluations for f in found)
+        return best, best_scores, restarts, evaluations, steps, tuple(self.history), dict(self.timings)
+
+    def search(self, restart: int):
+        s = self.settings
+        return search(self.problem, s.optimizer, s.population, s.evaluations, s.seed + restart,
+                      self.progress("search", restart))
+
+    def progress(self, stage: str, restart):
+        def note(count, score):
+            self.history.append({"stage": stage, "restart": restart, "evaluations" if stage == "search" else "step":
+                                 int(count), "best_score": float(score)})
+            if self.report is not None:
+                self.report(stage, restart, count, score)
+        return note
+
+
+def _named(space: Space, values) -> dict:
+    return {name: float(v) for name, v in zip(space.names, values)}
+
+
+def _finish(problem, data, train, outcome, settings, started) -> FitResult:
+    best, best_scores, restarts, evaluations, steps, history, timings = outcome
+    winner = int(np.argmin(best_scores) if problem.lower_is_better else np.argmax(best_scores))
+    values = best[winner]
+    fitted = problem.model(values[None, :], check=False)
+    model = LIFParams(**{k: (float(v[0]) if np.ndim(v) else v) for k, v in fitted.items()})
+    config = model_config(model, data, settings.method, settings.precision)
+    result = simulate(config)
+    split = train.steps
+    train_score, test_score = _scores(problem, data, result, split)
+    spread = {name: float(np.std(best[:, j], ddof=1)) if len(best) > 1 else 0.0
+              for j, name in enumerate(problem.space.names)}
+    timings["total_s"] = time.perf_counter() - started
+    return FitResult(_named(problem.space, values), {n: UNITS[n] for n in problem.space.names}, model, problem.metric,
+                     train_score, test_score, spread, tuple(restarts), history, evaluations, steps, timings, config,
+                     result, data, split)
+
+
+def model_config(model: LIFParams, data: Recording, method: str, precision: str) -> RunConfig:
+    """The fitted neuron over the whole recording, starting at its first potential: the run
+    its experiment file describes."""
+    u_init = None if data.voltage is None else float(data.voltage[0])
+    return RunConfig(name="fitted", duration_ms=data.duration_ms, dt_ms=data.dt_ms, method=method, engine="numba",
+                     precision=precision, populations=(Population("neuron", 1, model, u_init=u_init),),
+                     stimuli=(RecordedCurrent(samples=data.current, sample_dt_ms=data.dt_ms),),
+                     record=Record(variables=("u", "i_in"), neurons="all"))
+
+
+def _scores(problem: Problem, data: Recording, result, split: int) -> tuple[float, float]:
+    """The metric of the whole-recording run on the training part and on the held-out part."""
+    from .metrics import gamma_factor, van_rossum_distance, voltage_mse
+
+    dt = data.dt_ms
+    out = []
+    for lo, hi in ((0, split), (split, data.steps)):
+        if problem.metric == "mse":
+            out.append(float(voltage_mse(result.traces["u"][lo:hi, 0].astype(float), data.voltage[lo:hi])))
+            continue
+        model = result.spike_times_ms
+        model = model[(model >= lo * dt) & (model < hi * dt)] - lo * dt
+        part = data.spike_times_ms
+        part = part[(part >= lo * dt) & ((part < hi * dt) | (hi == data.steps))] - lo * dt
+        duration = (hi - lo) * dt
+        if problem.metric == "gamma":
+            out.append(float(gamma_factor(model, part, duration, problem.window_ms)))
+        else:
+            out.append(float(van_rossum_distance(model, part, problem.tau_ms, duration)))
+    return out[0], out[1]
