@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     _add_export(commands)
     _add_sweep(commands)
+    _add_fit(commands)
     _add_show(commands)
     _add_info(commands)
     return parser
@@ -129,6 +130,56 @@ def _add_sweep(commands) -> None:
                        help="output folder, new or empty (default: %(default)s)")
     sweep.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished batches")
     sweep.add_argument("--csv", action="store_true", help="also write sweep.csv")
+
+
+def _add_fit(commands) -> None:
+    fit = commands.add_parser(
+        "fit", help="fit a neuron's parameters to a recording (voltage trace or spike times with the current)",
+        description="Fit LIF parameters to a recording: a global search over whole populations of candidates "
+                    "(differential evolution or CMA-ES on the numba engine), then gradient descent through the "
+                    "TensorFlow engine. The last --test-fraction of the recording is held out and scored. Writes "
+                    "fit.json, fit.toml (reruns the fitted neuron with lifsim run) and fit.png into --out. "
+                    "docs/fitting.md has more.")
+    fit.add_argument("data", type=_path, metavar="DATA",
+                     help="the recording: .csv (columns t_ms, current_mA, and u_mV and/or spike), .npz or .nix")
+    fit.add_argument("--fit", action="append", default=[], metavar="NAME=LOW:HIGH", dest="bounds",
+                     help="a parameter to fit and its bounds, in its unit: tau_m, R, u_thresh, u_rest, u_reset, "
+                          "tau_rest, tau_syn (e.g. tau_m=2:50); repeat for more")
+    fit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="fixed",
+                     help="the value of a parameter not fitted (default: lifsim's, e.g. tau_rest=4 ms); repeatable")
+    fit.add_argument("--metric", default=None, choices=("mse", "gamma", "van_rossum"),
+                     help="mse (voltage, mV²), gamma (coincidence factor) or van_rossum (default: mse with a "
+                          "voltage trace, else gamma)")
+    fit.add_argument("--method", default="exact", choices=METHODS, help="integration method (default: %(default)s)")
+    fit.add_argument("--test-fraction", type=float, default=1 / 3, metavar="F",
+                     help="share of the recording held out, its end, in (0, 1) (default: 1/3)")
+    fit.add_argument("--optimizer", default="de", choices=("de", "cma"),
+                     help="de (scipy's differential evolution) or cma (CMA-ES) (default: %(default)s)")
+    for flag, default, text in (("--population", 256, "candidates per generation, one vectorised run"),
+                                ("--evaluations", 20_000, "candidates simulated per restart, at most"),
+                                ("--restarts", 3, "independent searches; their spread is the uncertainty"),
+                                ("--refine-steps", 30, "gradient steps after the search (0: none)"),
+                                ("--seed", 0, "the fit's seed, an integer >= 0")):
+        fit.add_argument(flag, type=int, default=default, metavar="N", help=f"{text} (default: %(default)s)")
+    fit.add_argument("--learning-rate", type=float, default=0.005, metavar="X",
+                     help="first gradient step size in the unit box of the bounds (default: %(default)s)")
+    fit.add_argument("--surrogate", default="superspike", choices=("superspike", "sigmoid", "triangle"),
+                     help="the spike's surrogate derivative (default: %(default)s)")
+    fit.add_argument("--surrogate-scale", type=float, default=None, metavar="BETA",
+                     help="its slope, 1/mV (default: 10/(u_thresh - u_reset))")
+    fit.add_argument("--reset-gradient", action="store_true",
+                     help="let the gradient flow through the reset (default: detached)")
+    fit.add_argument("--window-ms", type=float, default=2.0, metavar="MS",
+                     help="the gamma factor's precision, ms (default: %(default)s)")
+    fit.add_argument("--tau-ms", type=float, default=10.0, metavar="MS",
+                     help="the van Rossum time constant, ms (default: %(default)s)")
+    fit.add_argument("--precision", default="float32", choices=tuple(PRECISIONS),
+                     help="precision of the runs (default: %(default)s)")
+    fit.add_argument("--threads", type=int, default=None, metavar="K",
+                     help="threads of the search's engine, 1 to the number of cores (default: all cores)")
+    fit.add_argument("--out", type=_path, default=Path("lifsim-fit"), metavar="DIR",
+                     help="output folder (default: %(default)s)")
+    fit.add_argument("--quiet", action="store_true", help="print nothing but errors and the result line")
 
 
 def _sweep_metrics() -> tuple:
@@ -467,6 +518,76 @@ def _sweep(args) -> int:
     return 0
 
 
+def _fit(args) -> int:
+    from .fit.fitting import fit
+    from .fit.report import save
+
+    bounds = dict(_pair(text, "--fit", "NAME=LOW:HIGH", _bounds) for text in args.bounds)
+    fixed = dict(_pair(text, "--set", "NAME=VALUE", _number) for text in args.fixed)
+    model = _fixed_model(fixed, bounds)
+    note = None if args.quiet else _fit_progress(args)
+    with _out_folder(args.out):
+        result = fit(args.data, bounds, model, metric=args.metric, method=args.method,
+                     test_fraction=args.test_fraction, optimizer=args.optimizer, population=args.population,
+                     evaluations=args.evaluations, restarts=args.restarts, refine_steps=args.refine_steps,
+                     learning_rate=args.learning_rate, surrogate=args.surrogate,
+                     surrogate_scale=args.surrogate_scale, detach_reset=not args.reset_gradient,
+                     window_ms=args.window_ms, tau_ms=args.tau_ms, seed=args.seed, precision=args.precision,
+                     threads=args.threads, report=note)
+        files = save(result, args.out)
+    fitted = ", ".join(f"{k} = {v:.6g} ± {result.spread[k]:.2g} {result.units[k]}"
+                       for k, v in result.parameters.items())
+    print(f"fit: {fitted}; {result.metric} train {result.train_score:.6g}, held out {result.test_score:.6g}; "
+          f"{result.evaluations} simulations, {result.gradient_steps} gradient steps, "
+          f"{result.timings['total_s']:.1f} s; wrote {', '.join(p.name for p in files)} in {args.out}")
+    return 0
+
+
+def _pair(text: str, flag: str, form: str, parse):
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ParameterError(f"{flag} must be {form} (got {text!r})")
+    return name.strip(), parse(value, f"{flag} {name.strip()}")
+
+
+def _bounds(text: str, name: str) -> tuple:
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ParameterError(f"{name} must be LOW:HIGH (got {text!r})")
+    return tuple(_number(p, name) for p in parts)
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"{name} must be a number (got {text!r})") from None
+    if not np.isfinite(value):
+        raise ParameterError(f"{name} must be a finite number (got {text!r})")
+    return value
+
+
+def _fixed_model(fixed: dict, bounds: dict):
+    from .neuron.params import UNITS, LIFParams
+
+    for name in fixed:
+        if name not in UNITS:
+            raise ParameterError(f"--set: unknown parameter {name!r}; the model's parameters are {', '.join(UNITS)}")
+        if name in bounds:
+            raise ParameterError(f"--set {name}: it is fitted (--fit {name}); set it or fit it, not both")
+    return LIFParams(**fixed)
+
+
+def _fit_progress(args):
+    def note(stage, restart, count, score):
+        if stage == "search" and count % (args.population * 10) < args.population:
+            print(f"  search, restart {restart + 1}/{args.restarts}: {count} simulations, best {score:.6g}",
+                  file=sys.stderr)
+        elif stage == "refine" and (count % 10 == 0 or count == args.refine_steps):
+            print(f"  refinement step {count}/{args.refine_steps}: smooth loss {score:.6g}", file=sys.stderr)
+    return note
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}es" if noun.endswith("ch") else f"{n} {noun}s"
 
@@ -490,4 +611,5 @@ def _show(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "bench": _bench, "export": _export, "sweep": _sweep, "show": _show, "info": _info}
+COMMANDS = {"run": _run, "bench": _bench, "export": _export, "sweep": _sweep, "fit": _fit, "show": _show,
+            "info": _info}

@@ -26,7 +26,7 @@ from ..simulation.config import RunConfig
 from ..simulation.simulate import preflight, simulate
 from ..stimuli.currents import RecordedCurrent
 from .data import Recording, load_recording
-from .gradients import GradientOptions, SURROGATES, choose_chunk
+from .options import SURROGATE_NAMES, GradientOptions
 from .metrics import METRICS
 from .refine import refine
 from .search import METRIC_NAMES, OPTIMIZERS, Problem, Space, scores, search
@@ -68,7 +68,7 @@ class FitSettings:
     evaluations: int = 20_000
     restarts: int = 3
     refine_steps: int = 30
-    learning_rate: float = 0.02
+    learning_rate: float = 0.005
     surrogate: str = "superspike"
     surrogate_scale: float | None = None
     detach_reset: bool = True
@@ -82,7 +82,7 @@ class FitSettings:
         if self.metric is not None:
             require_choice("metric", self.metric, METRIC_NAMES)
         require_choice("optimizer", self.optimizer, OPTIMIZERS)
-        require_choice("surrogate", self.surrogate, tuple(SURROGATES))
+        require_choice("surrogate", self.surrogate, SURROGATE_NAMES)
         require_range("test_fraction", self.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
         require_int("population", self.population, low=4, high=MAX_POPULATION)
         require_int("evaluations", self.evaluations, low=self.population, high=10**9)
@@ -168,6 +168,7 @@ def fit(data, bounds: dict, model: LIFParams | None = None, settings: FitSetting
     model = LIFParams() if model is None else model
     if not isinstance(model, LIFParams):
         raise ParameterError(f"model must be LIFParams (got {model!r:.80})")
+    _check_libraries(settings)
     train, _ = data.split(settings.test_fraction)
     metric = settings.metric or ("mse" if data.voltage is not None else "gamma")
     problem = Problem(train, Space.from_bounds(bounds), model, metric, settings.method, settings.window_ms,
@@ -176,6 +177,18 @@ def fit(data, bounds: dict, model: LIFParams | None = None, settings: FitSetting
     _check_room(problem, settings, options)
     outcome = _Stages(problem, settings, options, report).run()
     return _finish(problem, data, train, outcome, settings, started)
+
+
+def _check_libraries(settings: FitSettings) -> None:
+    """Refuse a fit whose optimiser or refinement library is missing, before any work."""
+    import importlib.util
+
+    needed = [("scipy" if settings.optimizer == "de" else "cma", f"optimizer {settings.optimizer}")]
+    if settings.refine_steps:
+        needed.append(("tensorflow", "the gradient refinement (or refine_steps 0)"))
+    for module, use in needed:
+        if importlib.util.find_spec(module) is None:
+            raise ParameterError(f"{use} needs {module}, which is not installed: pip install 'lifsim[fit]'")
 
 
 def _check_room(problem: Problem, settings: FitSettings, options: GradientOptions) -> None:
@@ -188,6 +201,8 @@ def _check_room(problem: Problem, settings: FitSettings, options: GradientOption
                        record=Record(variables=("u",), neurons="all" if problem.metric == "mse" else "none"))
     preflight(config, outputs=True)
     if settings.refine_steps:
+        from .gradients import choose_chunk
+
         choose_chunk(config.replace(n_neurons=settings.restarts, model=problem.model(middle[:settings.restarts])),
                      options)
 

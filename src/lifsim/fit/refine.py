@@ -4,9 +4,9 @@ Every restart's best candidate is one neuron of a single differentiable run
 (`lifsim.fit.gradients`), so all restarts descend together. The loss is smooth where the
 metric is not: the voltage's mean squared error for a voltage fit, the van Rossum
 distance² of the surrogate spike train for spike-time fits (the gamma factor counts
-coincidences and has no gradient). Adam steps in the search's unit box, with a step size
-decaying geometrically from ``learning_rate`` to a hundredth of it. The refractory period
-has no gradient: it keeps the search's value.
+coincidences and has no gradient). Adam steps in the search's unit box; a step that raises
+the loss is taken back with half the step size. The refractory period has no gradient: it
+keeps the search's value.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..simulation.config import RunConfig
 from ..stimuli.currents import RecordedCurrent
-from .gradients import GRADIENT_PARAMETERS, GradientOptions, Target, gradients
+from .options import GRADIENT_PARAMETERS, GradientOptions, Target
 from .search import Problem
 
 ADAM_BETAS = (0.9, 0.999)
@@ -50,37 +50,46 @@ def smooth_target(problem: Problem) -> Target:
 
 def refine(problem: Problem, start: np.ndarray, steps: int, learning_rate: float, options: GradientOptions,
            report=None) -> RefineResult:
-    """Adam on the smooth loss from each row of ``start`` (parameter values, (R, d))."""
+    """Adam on the smooth loss from each row of ``start`` (parameter values, (R, d)).
+
+    A step that raises a restart's loss is taken back and that restart's step size halved
+    (a step that lowers it grows the size by a quarter, up to ``learning_rate``): near a good
+    candidate a spike moved by one step costs more than the descent gains.
+    """
     space = problem.space
     columns = [j for j, name in enumerate(space.names) if name in GRADIENT_PARAMETERS]
     unit = space.unit(np.atleast_2d(start))
-    best, best_loss = space.values(unit), np.full(len(unit), np.inf)
+    best_unit, best_loss = unit.copy(), np.full(len(unit), np.inf)
     moment, second = np.zeros_like(unit), np.zeros_like(unit)
-    target, history = smooth_target(problem), []
+    rate = np.full((len(unit), 1), float(learning_rate))
+    target, history, accepted = smooth_target(problem), [], np.zeros(len(unit), int)
     initial_u = None if problem.data.voltage is None else float(problem.data.voltage[0])
     for step in range(steps):
-        values = space.values(unit)
-        loss, grad = _loss_and_gradient(problem, values, columns, target, options, initial_u)
+        loss, grad = _loss_and_gradient(problem, space.values(unit), columns, target, options, initial_u)
+        grad = grad * space.derivative(unit)
         better = loss < best_loss
-        best[better], best_loss[better] = values[better], loss[better]
+        best_unit[better], best_loss[better] = unit[better], loss[better]
+        rate[better] = np.minimum(rate[better] * 1.25, learning_rate)
+        rate[~better] *= 0.5
         history.append(loss)
         if report is not None:
             report(step + 1, float(np.min(best_loss)))
-        grad_unit = grad * space.derivative(unit)
-        moment = ADAM_BETAS[0] * moment + (1 - ADAM_BETAS[0]) * grad_unit
-        second = ADAM_BETAS[1] * second + (1 - ADAM_BETAS[1]) * grad_unit ** 2
-        rate = learning_rate * 0.01 ** (step / max(1, steps - 1))
-        m_hat = moment / (1 - ADAM_BETAS[0] ** (step + 1))
-        v_hat = second / (1 - ADAM_BETAS[1] ** (step + 1))
-        proposal = np.clip(unit - rate * m_hat / (np.sqrt(v_hat) + 1e-12), 0.0, 1.0)
+        accepted += better
+        moment[better] = ADAM_BETAS[0] * moment[better] + (1 - ADAM_BETAS[0]) * grad[better]
+        second[better] = ADAM_BETAS[1] * second[better] + (1 - ADAM_BETAS[1]) * grad[better] ** 2
+        m_hat = moment / (1 - ADAM_BETAS[0] ** np.maximum(accepted, 1))[:, None]
+        v_hat = second / (1 - ADAM_BETAS[1] ** np.maximum(accepted, 1))[:, None]
+        proposal = np.clip(best_unit - rate * m_hat / (np.sqrt(v_hat) + 1e-12), 0.0, 1.0)
         ok = problem.valid(space.values(proposal))  # keep the threshold above the reset
-        unit[ok] = proposal[ok]
-    return RefineResult(best, best_loss, np.array(history).reshape(len(history), -1), steps)
+        unit = np.where(ok[:, None], proposal, best_unit)
+    return RefineResult(space.values(best_unit), best_loss, np.array(history).reshape(len(history), -1), steps)
 
 
 def _loss_and_gradient(problem: Problem, values, columns, target, options, initial_u):
     """The smooth loss of every row of ``values`` and its gradient, shape (R, d) (zero for
     parameters without a gradient)."""
+    from .gradients import gradients  # TensorFlow: loaded when a refinement runs
+
     data = problem.data
     config = RunConfig(name="fit", n_neurons=len(values), model=problem.model(values), duration_ms=data.duration_ms,
                        dt_ms=data.dt_ms, method=problem.method, precision=problem.precision, engine="numpy",
