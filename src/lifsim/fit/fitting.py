@@ -26,7 +26,7 @@ from ..simulation.config import RunConfig
 from ..simulation.simulate import preflight, simulate
 from ..stimuli.currents import RecordedCurrent
 from .data import Recording, load_recording
-from .options import SURROGATE_NAMES, GradientOptions
+from .options import SURROGATE_NAMES, GradientOptions, choose_chunk
 from .metrics import METRICS
 from .refine import refine
 from .search import METRIC_NAMES, OPTIMIZERS, Problem, Space, scores, search
@@ -201,8 +201,6 @@ def _check_room(problem: Problem, settings: FitSettings, options: GradientOption
                        record=Record(variables=("u",), neurons="all" if problem.metric == "mse" else "none"))
     preflight(config, outputs=True)
     if settings.refine_steps:
-        from .gradients import choose_chunk
-
         choose_chunk(config.replace(n_neurons=settings.restarts, model=problem.model(middle[:settings.restarts])),
                      options)
 

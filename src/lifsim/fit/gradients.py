@@ -44,11 +44,10 @@ from ..errors import ParameterError, require_range
 from ..neuron.params import LIFParams
 from ..neuron.rule import METHOD_TABLE, Coefficients, coefficients, make_rules
 from ..simulation.config import RunConfig
-from ..simulation.plan import available_memory
 from ..simulation.simulate import input_generator
 from ..synapses.receptor import receptor_coefficients
 from ..engines.tensorflow_engine import _rounded_by
-from .options import GRADIENT_PARAMETERS, SURROGATE_NAMES, GradientOptions, Target
+from .options import GRADIENT_PARAMETERS, SURROGATE_NAMES, GradientOptions, Target, choose_chunk, spike_trace
 
 #: Surrogate spikes: each the derivative ``σ'(v)`` of a soft spike ``σ(v)`` rising from 0 to 1
 #: as the distance ``v`` above threshold (mV) grows, with slope ``β`` (1/mV):
@@ -75,8 +74,6 @@ def _triangle_soft(w):
 
 
 _ZERO_MASK = tf.constant(np.int32(0))
-#: Bytes kept per neuron, step and receptor-or-membrane variable while a chunk is taped.
-TAPE_BYTES_PER_VALUE = 8 * 12
 
 
 @dataclass(frozen=True)
@@ -107,9 +104,9 @@ def check_config(config: RunConfig, parameters) -> None:
     """Refuse what cannot be differentiated: networks, unknown parameter names."""
     if not isinstance(config, RunConfig):
         raise ParameterError(f"config must be a RunConfig (got {config!r:.80})")
-    if config.projections:
-        raise ParameterError("gradients: runs with projections are not differentiable here; "
-                             "fit independent neurons")
+    if config.projections or len(config.layout.populations) > 1:
+        raise ParameterError("gradients: only one population without projections is differentiable here "
+                             "(independent neurons, as fits use)")
     for name in parameters:
         if name in GRADIENT_PARAMETERS:
             continue
@@ -125,33 +122,6 @@ def _stimulus_index(name) -> int | None:
     if len(parts) == 3 and parts[0] == "stimulus" and parts[2] == "scale" and parts[1].isdigit():
         return int(parts[1])
     return None
-
-
-def gradient_memory(config: RunConfig, chunk_steps: int) -> int:
-    """Bytes a differentiable run of ``config`` needs with taped chunks of ``chunk_steps``:
-    the tape of one chunk, its input, and the states kept between chunks."""
-    n, receptors = config.n_neurons, len(config.layout.receptors)
-    values = 4 + 3 * receptors
-    tape = chunk_steps * n * values * TAPE_BYTES_PER_VALUE // 8
-    inputs = chunk_steps * n * (1 + receptors) * 8 * 3
-    states = -(-config.steps // chunk_steps) * n * values * 8
-    return tape + inputs + states
-
-
-def choose_chunk(config: RunConfig, options: GradientOptions, memory_limit: int | None = None) -> tuple[int, int]:
-    """The taped chunk's steps and the run's memory, bytes; refuses a run that does not fit."""
-    limit = available_memory() if memory_limit is None else memory_limit
-    if options.chunk_steps is not None:
-        steps = min(options.chunk_steps, config.steps)
-    else:
-        per_step = max(1, gradient_memory(config, 1) - gradient_memory(config, 1) // 2)
-        steps = int(min(config.steps, 2000, max(1, (limit // 4) // per_step)))
-    needed = gradient_memory(config, steps)
-    if needed > limit:
-        raise ParameterError(f"a differentiable run of {config.n_neurons} neurons × {config.steps} steps needs "
-                             f"{needed / 2**30:.2f} GiB with chunks of {steps} steps; {limit / 2**30:.2f} GiB "
-                             "are available: use fewer neurons, fewer steps or a smaller chunk_steps")
-    return steps, needed
 
 
 def gradients(config: RunConfig, parameters, target: Target, options: GradientOptions = GradientOptions(),
@@ -366,22 +336,6 @@ def _target_arrays(target: Target, config: RunConfig):
     voltage_scale = 0.0 if voltage is None else target.voltage_weight / steps
     spike_scale = 0.0 if trace is None else target.spike_weight * dt / target.tau_ms
     return voltage, trace, voltage_scale, spike_scale
-
-
-def spike_trace(times_ms, steps: int, dt_ms: float, tau_ms: float, method) -> np.ndarray:
-    """The exponential trace ``g_k = g_{k-1}·exp(−dt/τ) + n_k`` of spikes at ``times_ms``,
-    ``n_k`` the spikes a run of ``method`` would report at step ``k`` (its spike of step
-    ``k`` is at ``(k + offset)·dt``)."""
-    times = np.asarray(times_ms, float)
-    step = np.rint(times / dt_ms).astype(np.int64) - method.spike_offset_steps
-    counts = np.bincount(step[(step >= 0) & (step < steps)], minlength=steps).astype(float)
-    decay = math.exp(-dt_ms / tau_ms)
-    out = np.empty(steps)
-    value = 0.0
-    for k in range(steps):  # a first-order filter: steps of a fit are few enough for Python
-        value = value * decay + counts[k]
-        out[k] = value
-    return out
 
 
 # ---------------------------------------------------------------------- the compiled chunk

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from ..errors import ParameterError, require_bool, require_choice, require_number, require_range
+from ..simulation.config import RunConfig
+from ..simulation.plan import available_memory
 
 #: Model parameters with a gradient, and their units.
 GRADIENT_PARAMETERS = {"tau_m": "ms", "R": "Ω", "u_rest": "mV", "u_reset": "mV", "u_thresh": "mV",
                        "tau_syn": "ms"}
+#: Bytes kept per neuron, step and state variable while a chunk is taped (intermediates of
+#: the step, float64 at most).
+TAPE_BYTES_PER_VALUE = 8 * 12
+#: The longest taped chunk, steps: longer ones compile no faster and hold more.
+MAX_CHUNK_STEPS = 2000
 #: The surrogate derivatives of the spike (`lifsim.fit.gradients.SURROGATES` has their formulas).
 SURROGATE_NAMES = ("superspike", "sigmoid", "triangle")
 
@@ -71,3 +80,45 @@ class Target:
     tau_ms: float = 10.0
     voltage_weight: float = 1.0
     spike_weight: float = 1.0
+
+
+def gradient_memory(config: RunConfig, chunk_steps: int) -> int:
+    """Bytes a differentiable run of ``config`` needs with taped chunks of ``chunk_steps``
+    (an estimate): the tape of one chunk, its input, and the states kept between chunks."""
+    n, receptors = config.n_neurons, len(config.layout.receptors)
+    values = 4 + 3 * receptors  # per neuron and step: membrane, refractory, trace, loss; 3 per receptor
+    per_step = n * values * TAPE_BYTES_PER_VALUE + n * (1 + receptors) * 8 * 3
+    states = -(-config.steps // chunk_steps) * n * values * 8
+    return chunk_steps * per_step + states
+
+
+def choose_chunk(config: RunConfig, options: GradientOptions, memory_limit: int | None = None) -> tuple[int, int]:
+    """The taped chunk's steps and the run's memory, bytes; refuses a run that does not fit."""
+    limit = available_memory() if memory_limit is None else memory_limit
+    if options.chunk_steps is not None:
+        steps = min(options.chunk_steps, config.steps)
+    else:
+        per_step = max(1, gradient_memory(config, 2) - gradient_memory(config, 1))
+        steps = int(min(config.steps, MAX_CHUNK_STEPS, max(1, (limit // 4) // per_step)))
+    needed = gradient_memory(config, steps)
+    if needed > limit:
+        raise ParameterError(f"a differentiable run of {config.n_neurons} neurons × {config.steps} steps needs "
+                             f"{needed / 2**30:.2f} GiB with chunks of {steps} steps; {limit / 2**30:.2f} GiB "
+                             "are available: use fewer neurons, fewer steps or a smaller chunk_steps")
+    return steps, needed
+
+
+def spike_trace(times_ms, steps: int, dt_ms: float, tau_ms: float, method) -> np.ndarray:
+    """The exponential trace ``g_k = g_{k-1}·exp(−dt/τ) + n_k`` of spikes at ``times_ms``,
+    ``n_k`` the spikes a run of ``method`` would report at step ``k`` (its spike of step
+    ``k`` is at ``(k + offset)·dt``)."""
+    times = np.asarray(times_ms, float)
+    step = np.rint(times / dt_ms).astype(np.int64) - method.spike_offset_steps
+    counts = np.bincount(step[(step >= 0) & (step < steps)], minlength=steps).astype(float)
+    decay = math.exp(-dt_ms / tau_ms)
+    out = np.empty(steps)
+    value = 0.0
+    for k in range(steps):  # a first-order filter: steps of a fit are few enough for Python
+        value = value * decay + counts[k]
+        out[k] = value
+    return out

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ..io.experiment_file import render_config
 from ..io.files import atomic_path, write_text
 from .fitting import FitResult
-from .gradients import spike_trace
+from .options import spike_trace
 from ..neuron.rule import METHOD_TABLE
 
 FILES = ("fit.json", "fit.toml", "fit.png")
