@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import tensorflow as tf
 
 from ..errors import ParameterError
 from ..neuron.rule import make_rules
@@ -30,6 +29,9 @@ from ..neuron.state import LIFState
 from ..recording import ChunkRecording
 from ..stimuli import InputChunk
 from . import ChunkSpikes, EngineSetup
+from .quiet_tensorflow import load
+
+tf = load()
 
 DEVICES = ("cpu", "gpu")
 OPTIONS = ("device", "jit_compile")

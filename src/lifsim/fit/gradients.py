@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
 from ..errors import ParameterError, require_range
 from ..neuron.params import LIFParams
@@ -46,8 +45,11 @@ from ..neuron.rule import METHOD_TABLE, Coefficients, coefficients, make_rules
 from ..simulation.config import RunConfig
 from ..simulation.simulate import input_generator
 from ..synapses.receptor import receptor_coefficients
+from ..engines.quiet_tensorflow import load
 from ..engines.tensorflow_engine import _rounded_by
 from .options import GRADIENT_PARAMETERS, SURROGATE_NAMES, GradientOptions, Target, choose_chunk, spike_trace
+
+tf = load()
 
 #: Surrogate spikes: each the derivative ``σ'(v)`` of a soft spike ``σ(v)`` rising from 0 to 1
 #: as the distance ``v`` above threshold (mV) grows, with slope ``β`` (1/mV):

@@ -52,16 +52,17 @@ def refine(problem: Problem, start: np.ndarray, steps: int, learning_rate: float
            report=None) -> RefineResult:
     """Adam on the smooth loss from each row of ``start`` (parameter values, (R, d)).
 
-    A step that raises a restart's loss is taken back and that restart's step size halved
-    (a step that lowers it grows the size by a quarter, up to ``learning_rate``): near a good
-    candidate a spike moved by one step costs more than the descent gains.
+    The step size starts at ``learning_rate``/64; a step that raises a restart's loss is
+    taken back and that restart's step size halved, one that lowers it doubles the size, up
+    to ``learning_rate``: near a good candidate a spike moved by one step costs more than
+    the descent gains.
     """
     space = problem.space
     columns = [j for j, name in enumerate(space.names) if name in GRADIENT_PARAMETERS]
     unit = space.unit(np.atleast_2d(start))
     best_unit, best_loss = unit.copy(), np.full(len(unit), np.inf)
     moment, second = np.zeros_like(unit), np.zeros_like(unit)
-    rate = np.full((len(unit), 1), float(learning_rate))
+    rate = np.full((len(unit), 1), float(learning_rate) / 64)  # small first: the start is already good
     target, history, accepted = smooth_target(problem), [], np.zeros(len(unit), int)
     initial_u = None if problem.data.voltage is None else float(problem.data.voltage[0])
     for step in range(steps):
@@ -69,7 +70,7 @@ def refine(problem: Problem, start: np.ndarray, steps: int, learning_rate: float
         grad = grad * space.derivative(unit)
         better = loss < best_loss
         best_unit[better], best_loss[better] = unit[better], loss[better]
-        rate[better] = np.minimum(rate[better] * 1.25, learning_rate)
+        rate[better] = np.minimum(rate[better] * 2.0, learning_rate)
         rate[~better] *= 0.5
         history.append(loss)
         if report is not None:
