@@ -116,6 +116,8 @@ class FitResult:
         timings: seconds per stage (search_s, refine_s, total_s).
         config: the fitted model's run over the whole recording; result: that run.
         data: the recording; split_step: the first held-out step.
+        memory: the memory (bytes, estimated and checked before the fit) of a generation's
+            run (``search_bytes``) and of the refinement's differentiable run (``refine_bytes``).
     """
 
     parameters: dict
@@ -134,6 +136,7 @@ class FitResult:
     result: object = field(repr=False)
     data: Recording = field(repr=False)
     split_step: int = 0
+    memory: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Everything but the arrays, as JSON values."""
@@ -143,9 +146,9 @@ class FitResult:
             "train_score": float(self.train_score), "test_score": float(self.test_score),
             "spread": {k: float(v) for k, v in self.spread.items()}, "restarts": list(self.restarts),
             "history": list(self.history), "evaluations": self.evaluations, "gradient_steps": self.gradient_steps,
-            "timings": self.timings, "data": {"source": self.data.source, "dt_ms": self.data.dt_ms,
-                                              "steps": self.data.steps, "split_step": self.split_step,
-                                              "split_ms": self.split_step * self.data.dt_ms},
+            "timings": self.timings, "memory_bytes": self.memory,
+            "data": {"source": self.data.source, "dt_ms": self.data.dt_ms, "steps": self.data.steps,
+                     "split_step": self.split_step, "split_ms": self.split_step * self.data.dt_ms},
         }
 
 
@@ -174,9 +177,9 @@ def fit(data, bounds: dict, model: LIFParams | None = None, settings: FitSetting
     problem = Problem(train, Space.from_bounds(bounds), model, metric, settings.method, settings.window_ms,
                       settings.tau_ms, settings.precision, "numba", settings.threads)
     options = GradientOptions(settings.surrogate, settings.surrogate_scale, settings.detach_reset)
-    _check_room(problem, settings, options)
+    memory = _check_room(problem, settings, options)
     outcome = _Stages(problem, settings, options, report).run()
-    return _finish(problem, data, train, outcome, settings, started)
+    return _finish(problem, data, train, outcome, settings, started, memory)
 
 
 def _check_libraries(settings: FitSettings) -> None:
@@ -191,18 +194,21 @@ def _check_libraries(settings: FitSettings) -> None:
             raise ParameterError(f"{use} needs {module}, which is not installed: pip install 'lifsim[fit]'")
 
 
-def _check_room(problem: Problem, settings: FitSettings, options: GradientOptions) -> None:
-    """Refuse, before any work, a fit whose runs would not fit in memory."""
+def _check_room(problem: Problem, settings: FitSettings, options: GradientOptions) -> dict:
+    """Refuse, before any work, a fit whose runs would not fit in memory; else the memory
+    a generation's run and the refinement's differentiable run need, bytes (estimates)."""
     middle = problem.space.values(np.full((settings.population, len(problem.space.names)), 0.5))
     config = RunConfig(name="fit", n_neurons=settings.population, model=problem.model(middle),
                        duration_ms=problem.data.duration_ms, dt_ms=problem.data.dt_ms, method=problem.method,
                        precision=problem.precision, engine="numba", threads=settings.threads,
                        stimuli=(RecordedCurrent(samples=problem.data.current, sample_dt_ms=problem.data.dt_ms),),
                        record=Record(variables=("u",), neurons="all" if problem.metric == "mse" else "none"))
-    preflight(config, outputs=True)
+    run_plan, _ = preflight(config, outputs=True)
+    memory = {"search_bytes": int(sum(run_plan.memory_bytes.values())), "refine_bytes": 0}
     if settings.refine_steps:
-        choose_chunk(config.replace(n_neurons=settings.restarts, model=problem.model(middle[:settings.restarts])),
-                     options)
+        _, memory["refine_bytes"] = choose_chunk(
+            config.replace(n_neurons=settings.restarts, model=problem.model(middle[:settings.restarts])), options)
+    return memory
 
 
 class _Stages:
@@ -255,7 +261,7 @@ def _named(space: Space, values) -> dict:
     return {name: float(v) for name, v in zip(space.names, values)}
 
 
-def _finish(problem, data, train, outcome, settings, started) -> FitResult:
+def _finish(problem, data, train, outcome, settings, started, memory) -> FitResult:
     best, best_scores, restarts, evaluations, steps, history, timings = outcome
     winner = int(np.argmin(best_scores) if problem.lower_is_better else np.argmax(best_scores))
     values = best[winner]
@@ -270,7 +276,7 @@ def _finish(problem, data, train, outcome, settings, started) -> FitResult:
     timings["total_s"] = time.perf_counter() - started
     return FitResult(_named(problem.space, values), {n: UNITS[n] for n in problem.space.names}, model, problem.metric,
                      train_score, test_score, spread, tuple(restarts), history, evaluations, steps, timings, config,
-                     result, data, split)
+                     result, data, split, memory)
 
 
 def model_config(model: LIFParams, data: Recording, method: str, precision: str) -> RunConfig:
