@@ -174,7 +174,6 @@ class _Problem:
                                                    self.n)) for name in GRADIENT_PARAMETERS}
         self.coef_tensors = tuple(tf.constant(np.asarray(x)) for x in self.coef)
         self.receptor_tensors = tuple(tf.constant(np.asarray(x)) for x in (self.receptors.decay, self.receptors.s))
-        self.whole_charged = None
         self.layout = _Layout(config.method, float(config.dt_ms), self.synaptic,
                               tuple((r.kind, r.tau_ms) for r in config.layout.populations[0].receptors),
                               self._parts(), options.surrogate, options.detach_reset, model.u_reset is None,
@@ -321,7 +320,7 @@ def _target_arrays(target: Target, config: RunConfig):
     """The target potential per step, the target spikes' exponential trace per step, and
     the two terms' scales (weight / steps; weight · dt/τ)."""
     if not isinstance(target, Target):
-        raise ParameterError(f"target must be a lifsim.fit.gradients.Target (got {target!r:.80})")
+        raise ParameterError(f"target must be a lifsim.fit.Target (got {target!r:.80})")
     steps, dt = config.steps, config.dt_ms
     voltage = None
     if target.voltage is not None:
