@@ -39,9 +39,10 @@ that numba's and Brian2's compiled code is cached; then ``--repeats`` runs with 
   held-out run);
 - to test MSE <= ``--target`` (mV²): seconds from the start of the fit until the
   held-out MSE of the search's best-so-far candidate (lowest training MSE so far) reached
-  the target and stayed there to the end; "—" if the fit ended above it. Candidates are taken from the per-generation history
-  and scored afterwards, all by lifsim's run of the whole recording (the same scorer for
-  both sides); the fit's final model counts at the fit's end;
+  the target and stayed there to the end; "—" if the fit ended above it. Candidates are
+  taken from the per-generation history and scored afterwards, all by lifsim's run of the
+  whole recording (the same scorer for both sides); the fit's final model counts at the
+  fit's end;
 - to Brian2's final held-out MSE: the same, with Brian2's final held-out MSE (median over
   its runs) as the target for lifsim's runs, and each Brian2 run's own final score for
   that run: the time each side takes to the same held-out score, and their ratio;
@@ -110,7 +111,8 @@ def write_task(path: Path, seconds: float, seed: int) -> dict:
     u, spikes = simulate_neuron(current, TRUE)
     np.savez(path, dt_ms=np.array(DT_MS), current_mA=current, u_mV=u, spike_times_ms=spikes)
     steps = len(current)
-    return {"path": str(path), "steps": steps, "train_steps": steps - int(round(steps / 3)), "spikes": len(spikes),
+    train_steps = steps - int(np.floor(steps / 3 + 0.5))  # where Recording.split(1/3) cuts
+    return {"path": str(path), "steps": steps, "train_steps": train_steps, "spikes": len(spikes),
             "seconds": seconds, "seed": seed}
 
 
@@ -158,12 +160,12 @@ def _note_best_candidates(search, history: list) -> None:
 # The driver.
 
 def lifsim_command(task, args, seed, warm=False):
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", task["path"], "--population",
-               str(args.population), "--evaluations", str(args.population if warm else args.evaluations),
-               "--restarts", str(1 if warm else args.restarts), "--refine-steps", str(min(args.refine_steps, 1)
-                                                                                    if warm else args.refine_steps),
-               "--seed", str(seed)]
-    return command
+    """The lifsim worker's command; the warm-up fits one generation and takes one gradient step."""
+    evaluations, restarts = (args.population, 1) if warm else (args.evaluations, args.restarts)
+    refine_steps = min(args.refine_steps, 1) if warm else args.refine_steps
+    return [sys.executable, str(Path(__file__).resolve()), "--worker", task["path"], "--population",
+            str(args.population), "--evaluations", str(evaluations), "--restarts", str(restarts), "--refine-steps",
+            str(refine_steps), "--seed", str(seed)]
 
 
 def peer_command(peer_python, task, args, seed, warm=False):
@@ -255,7 +257,8 @@ def table(task, rows, target, same=None) -> str:
     lines = [f"\nFit of tau_m, R, u_thresh: {task['steps']} steps ({task['seconds']:g} s, {task['spikes']} spikes), "
              f"train {task['train_steps']} / held out {task['steps'] - task['train_steps']}",
              "| side | runs | fit (s) | process (s) | simulations | gradient steps | train MSE (mV²) "
-             f"| test MSE (mV²) | test MSE, lifsim's run | to test MSE <= {target:g} (s) | tau_m (ms) | R (Ω) | u_thresh (mV) |",
+             f"| test MSE (mV²) | test MSE, lifsim's run | to test MSE <= {target:g} (s) "
+             "| tau_m (ms) | R (Ω) | u_thresh (mV) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         p = row["parameters"]
