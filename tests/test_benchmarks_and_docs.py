@@ -1,5 +1,6 @@
 """The benchmark scripts still run on tiny sizes; the documentation builds without warnings."""
 
+import json
 import re
 import subprocess
 import sys
@@ -60,6 +61,18 @@ def test_sweep_script_runs():
               "--repeats", "1")
     assert "constant: 20 points × 2 trials (40 neurons)" in out and "noise: 10 points × 2 trials" in out
     assert out.count("sweep, dask 2 workers") == 2 and "a task's round trip" in out
+
+
+def test_fitting_script_runs_lifsim_alone(tmp_path):
+    pytest.importorskip("scipy")  # the fit's differential evolution
+    pytest.importorskip("tensorflow")  # its refinement
+    figures = tmp_path / "fitting.json"
+    out = run("benchmarks/fitting.py", "--quick", "--lifsim-only", "--cores", "0", "--json", str(figures))
+    rows = [line for line in out.splitlines() if line.startswith("| lifsim DE 40, 1 restart(s) | 1 |")]
+    assert len(rows) == 1 and "3000 steps (0.3 s" in out
+    row = json.loads(figures.read_text())["rows"][0]
+    assert row["evaluations"] > 0 and row["gradient_steps"] == 2 and 0 < row["fit_s"] <= row["process_s"]
+    assert set(row["parameters"]) == {"tau_m", "R", "u_thresh"} and row["test_mse"] >= 0 and row["train_mse"] >= 0
 
 
 def test_engine_script_runs_a_network():
