@@ -235,6 +235,22 @@ def test_cma_search_improves_on_its_first_generation(synthetic):
     assert history[-1] < history[0] and result.gradient_steps == 0
 
 
+def test_a_search_stops_when_it_no_longer_improves_or_is_perfect(synthetic):
+    current, run = synthetic
+    data = recording_from_arrays(dt_ms=DT, current_mA=current[:3000], u_mV=run.traces["u"][:3000, 0].astype(float))
+    reports = []
+    result = fit(data, {"tau_m": (2.0, 50.0)}, lifsim.LIFParams(R=1.3, u_thresh=1.2, tau_rest=2.0), population=40,
+                 evaluations=400_000, restarts=1, patience=3, refine_steps=0,
+                 report=lambda *args: reports.append(args))
+    scores = [h["best_score"] for h in result.history]
+    assert result.evaluations < 400_000 and len(scores) == result.evaluations // 40
+    perfect = scores[-1] == 0.0
+    assert perfect or (len(scores) > 3 and scores[-4] == scores[-1])
+    stage, restart, count, score, best = reports[-1]
+    assert (stage, restart, count, score) == ("search", 0, result.evaluations, scores[-1])
+    assert best == pytest.approx(result.parameters)
+
+
 @pytest.mark.parametrize("bounds, settings, named", [
     ({"tau_m": (5.0, 2.0)}, {}, "low must be < high"),
     ({"tau_m": (-1.0, 5.0)}, {}, "bounds must be > 0"),

@@ -158,6 +158,7 @@ def _add_fit(commands) -> None:
     for flag, default, text in (("--population", 256, "candidates per generation, one vectorised run"),
                                 ("--evaluations", 20_000, "candidates simulated per restart, at most"),
                                 ("--restarts", 3, "independent searches; their spread is the uncertainty"),
+                                ("--patience", 50, "generations without improvement that end a search"),
                                 ("--refine-steps", 30, "gradient steps after the search (0: none)"),
                                 ("--seed", 0, "the fit's seed, an integer >= 0")):
         fit.add_argument(flag, type=int, default=default, metavar="N", help=f"{text} (default: %(default)s)")
@@ -529,7 +530,8 @@ def _fit(args) -> int:
     with _out_folder(args.out):
         result = fit(args.data, bounds, model, metric=args.metric, method=args.method,
                      test_fraction=args.test_fraction, optimizer=args.optimizer, population=args.population,
-                     evaluations=args.evaluations, restarts=args.restarts, refine_steps=args.refine_steps,
+                     evaluations=args.evaluations, restarts=args.restarts, patience=args.patience,
+                     refine_steps=args.refine_steps,
                      learning_rate=args.learning_rate, surrogate=args.surrogate,
                      surrogate_scale=args.surrogate_scale, detach_reset=not args.reset_gradient,
                      window_ms=args.window_ms, tau_ms=args.tau_ms, seed=args.seed, precision=args.precision,
@@ -579,7 +581,7 @@ def _fixed_model(fixed: dict, bounds: dict):
 
 
 def _fit_progress(args):
-    def note(stage, restart, count, score):
+    def note(stage, restart, count, score, best):
         if stage == "search" and count % (args.population * 10) < args.population:
             print(f"  search, restart {restart + 1}/{args.restarts}: {count} simulations, best {score:.6g}",
                   file=sys.stderr)

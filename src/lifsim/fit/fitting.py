@@ -49,6 +49,8 @@ class FitSettings:
         population: candidates per generation (one vectorised run each).
         evaluations: candidates simulated per restart, at most.
         restarts: independent searches (their spread is the uncertainty).
+        patience: generations without improvement after which a restart's search stops
+            (None: it runs its evaluations out); a search also stops at a perfect score.
         refine_steps: gradient steps of stage 2 (0: no refinement).
         learning_rate: stage 2's first step size, in the unit box.
         surrogate, surrogate_scale, detach_reset: how spikes are differentiated
@@ -67,6 +69,7 @@ class FitSettings:
     population: int = 256
     evaluations: int = 20_000
     restarts: int = 3
+    patience: int | None = 50
     refine_steps: int = 30
     learning_rate: float = 0.005
     surrogate: str = "superspike"
@@ -87,6 +90,8 @@ class FitSettings:
         require_int("population", self.population, low=4, high=MAX_POPULATION)
         require_int("evaluations", self.evaluations, low=self.population, high=10**9)
         require_int("restarts", self.restarts, low=1, high=MAX_RESTARTS)
+        if self.patience is not None:
+            require_int("patience", self.patience, low=1, high=10**9)
         require_int("refine_steps", self.refine_steps, low=0, high=100_000)
         require_number("learning_rate", self.learning_rate)
         require_range("learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True)
@@ -246,14 +251,14 @@ class _Stages:
     def search(self, restart: int):
         s = self.settings
         return search(self.problem, s.optimizer, s.population, s.evaluations, s.seed + restart,
-                      self.progress("search", restart))
+                      self.progress("search", restart), s.patience)
 
     def progress(self, stage: str, restart):
-        def note(count, score):
+        def note(count, score, best):
             self.history.append({"stage": stage, "restart": restart, "evaluations" if stage == "search" else "step":
-                                 int(count), "best_score": float(score)})
+                                 int(count), "best_score": float(score), "best": best})
             if self.report is not None:
-                self.report(stage, restart, count, score)
+                self.report(stage, restart, count, score, best)
         return note
 
 

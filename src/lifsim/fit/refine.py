@@ -74,7 +74,9 @@ def refine(problem: Problem, start: np.ndarray, steps: int, learning_rate: float
         rate[~better] *= 0.5
         history.append(loss)
         if report is not None:
-            report(step + 1, float(np.min(best_loss)))
+            leader = int(np.argmin(best_loss))
+            values = space.values(best_unit[leader:leader + 1])[0]
+            report(step + 1, float(best_loss[leader]), dict(zip(space.names, map(float, values))))
         accepted += better
         moment[better] = ADAM_BETAS[0] * moment[better] + (1 - ADAM_BETAS[0]) * grad[better]
         second[better] = ADAM_BETAS[1] * second[better] + (1 - ADAM_BETAS[1]) * grad[better] ** 2

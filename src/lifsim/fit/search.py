@@ -32,6 +32,8 @@ FITTABLE = dict(UNITS)
 SCALE_PARAMETERS = ("tau_m", "R", "tau_syn")
 OPTIMIZERS = ("cma", "de")
 METRIC_NAMES = ("mse", "gamma", "van_rossum")
+#: The best value each metric can take: a search that reaches it stops.
+PERFECT = {"mse": 0.0, "gamma": 1.0, "van_rossum": 0.0}
 #: The score a candidate that cannot run gets (u_thresh at or below its reset).
 INVALID_LOSS = 1e30
 
@@ -254,47 +256,70 @@ class SearchResult:
 
 
 def search(problem: Problem, optimizer: str, population: int, evaluations: int, seed: int,
-           report=None) -> SearchResult:
-    """One restart of the global search with ``optimizer`` (``"cma"`` or ``"de"``)."""
+           report=None, patience: int | None = None) -> SearchResult:
+    """One restart of the global search with ``optimizer`` (``"cma"`` or ``"de"``).
+
+    It stops after ``evaluations`` candidates, when a candidate reaches the metric's best
+    possible value (an MSE or distance of 0, a gamma factor of 1), or when ``patience``
+    generations in a row have not improved the best score (None: never). ``report`` is
+    called after every generation with the candidates so far, the best score and the best
+    candidate (name -> value).
+    """
     require_choice("optimizer", optimizer, OPTIMIZERS)
     runner = _CMA if optimizer == "cma" else _DE
-    return runner(problem, population, evaluations, seed, report).run()
+    tracker = _Tracker(problem, report, patience)
+    try:
+        runner(tracker, population, evaluations, seed).run()
+    except _Stop:
+        pass
+    return tracker.result()
+
+
+class _Stop(Exception):
+    """Raised from the objective to end a search early (scipy has no other way out of it)."""
 
 
 class _Tracker:
     """Scores batches of unit-box points and remembers the best and the history."""
 
-    def __init__(self, problem, report):
-        self.problem, self.report = problem, report
+    def __init__(self, problem, report, patience):
+        self.problem, self.report, self.patience = problem, report, patience
         self.count, self.best_loss, self.best, self.history = 0, math.inf, None, []
+        self.stale = 0
 
     def __call__(self, unit: np.ndarray) -> np.ndarray:
         values = self.problem.space.values(unit)
         loss = as_loss(self.problem, scores(self.problem, values))
         self.count += len(values)
         i = int(np.argmin(loss))
+        improved = loss[i] < self.best_loss - 1e-12 * abs(self.best_loss)
         if loss[i] < self.best_loss:
             self.best_loss, self.best = float(loss[i]), values[i].copy()
-        score = self.best_loss if self.problem.lower_is_better else -self.best_loss
+        self.stale = 0 if improved else self.stale + 1
+        score = self.score
         self.history.append((self.count, score))
         if self.report is not None:
-            self.report(self.count, score)
+            self.report(self.count, score, dict(zip(self.problem.space.names, map(float, self.best))))
+        if score == PERFECT[self.problem.metric] or (self.patience is not None and self.stale >= self.patience):
+            raise _Stop
         return loss
 
+    @property
+    def score(self) -> float:
+        return self.best_loss if self.problem.lower_is_better else -self.best_loss
+
     def result(self) -> SearchResult:
-        score = self.best_loss if self.problem.lower_is_better else -self.best_loss
-        return SearchResult(self.best, score, self.count, tuple(self.history))
+        return SearchResult(self.best, self.score, self.count, tuple(self.history))
 
 
 class _CMA:
-    def __init__(self, problem, population, evaluations, seed, report):
-        self.problem, self.population, self.evaluations, self.seed = problem, population, evaluations, seed
-        self.track = _Tracker(problem, report)
+    def __init__(self, tracker, population, evaluations, seed):
+        self.track, self.population, self.evaluations, self.seed = tracker, population, evaluations, seed
 
-    def run(self) -> SearchResult:
+    def run(self) -> None:
         import cma
 
-        d = len(self.problem.space.names)
+        d = len(self.track.problem.space.names)
         start = np.random.default_rng(self.seed).uniform(0.25, 0.75, d)
         options = {"bounds": [0.0, 1.0], "popsize": self.population, "seed": self.seed + 1, "verbose": -9,
                    "maxfevals": self.evaluations, "tolfun": 1e-12, "tolx": 1e-9}
@@ -302,21 +327,18 @@ class _CMA:
         while not es.stop() and self.track.count + self.population <= self.evaluations:
             points = np.asarray(es.ask())
             es.tell(list(points), list(self.track(points)))
-        return self.track.result()
 
 
 class _DE:
-    def __init__(self, problem, population, evaluations, seed, report):
-        self.problem, self.population, self.evaluations, self.seed = problem, population, evaluations, seed
-        self.track = _Tracker(problem, report)
+    def __init__(self, tracker, population, evaluations, seed):
+        self.track, self.population, self.evaluations, self.seed = tracker, population, evaluations, seed
 
-    def run(self) -> SearchResult:
+    def run(self) -> None:
         from scipy.optimize import differential_evolution
 
-        d = len(self.problem.space.names)
+        d = len(self.track.problem.space.names)
         per_member = max(1, self.population // d)  # scipy's popsize is per parameter
         generations = max(1, self.evaluations // (per_member * d) - 1)
         differential_evolution(lambda x: self.track(x.T), [(0.0, 1.0)] * d, popsize=per_member,
                                maxiter=generations, vectorized=True, updating="deferred", polish=False,
                                seed=self.seed, tol=0.0, atol=0.0)
-        return self.track.result()
