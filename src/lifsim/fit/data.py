@@ -233,8 +233,9 @@ def _time_grid(source, label, t_ms, labels: _Labels) -> tuple[float, float]:
 
 # ------------------------------------------------------------------ arrays
 
-def recording_from_arrays(*, t_ms=None, dt_ms=None, current_mA, u_mV=None, spike_times_ms=None,
-                          source: str = "arrays") -> Recording:
+def recording_from_arrays(*, t_ms: "np.ndarray | None" = None, dt_ms: float | None = None,
+                          current_mA: np.ndarray, u_mV: "np.ndarray | None" = None,
+                          spike_times_ms: "np.ndarray | None" = None, source: str = "arrays") -> Recording:
     """A `Recording` from arrays, checked as files are.
 
     Args:
@@ -292,7 +293,7 @@ def _from_arrays(source: str, kind: str, values: dict, labels: _Labels | None = 
 
 # ------------------------------------------------------------------ files
 
-def load_recording(path) -> Recording:
+def load_recording(path: "str | Path") -> Recording:
     """Read a recording from a file, by its suffix.
 
     ``.csv``: a header row, then one row per sample, comma-separated numbers. Columns (any

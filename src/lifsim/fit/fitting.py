@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -157,8 +159,8 @@ class FitResult:
         }
 
 
-def fit(data, bounds: dict, model: LIFParams | None = None, settings: FitSettings | None = None,
-        report=None, **changes) -> FitResult:
+def fit(data: "Recording | str | Path", bounds: dict, model: LIFParams | None = None,
+        settings: FitSettings | None = None, report: "Callable | None" = None, **changes) -> FitResult:
     """Fit the parameters named in ``bounds`` to ``data``.
 
     Args:

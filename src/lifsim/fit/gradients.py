@@ -126,8 +126,9 @@ def _stimulus_index(name) -> int | None:
     return None
 
 
-def gradients(config: RunConfig, parameters, target: Target, options: GradientOptions = GradientOptions(),
-              *, initial_u=None, keep_u: bool = False, memory_limit: int | None = None) -> Gradients:
+def gradients(config: RunConfig, parameters: "list[str] | tuple", target: Target,
+              options: GradientOptions = GradientOptions(), *, initial_u: "float | np.ndarray | None" = None,
+              keep_u: bool = False, memory_limit: int | None = None) -> Gradients:
     """The loss of ``config``'s run against ``target`` and its gradient with respect to
     ``parameters`` (names of `GRADIENT_PARAMETERS` or ``stimulus.K.scale``), per neuron.
 

@@ -56,7 +56,7 @@ def score_direction(name: str) -> str:
 
 # ------------------------------------------------------------------ voltage
 
-def voltage_mse(model_mV, data_mV) -> float | np.ndarray:
+def voltage_mse(model_mV: np.ndarray, data_mV: np.ndarray) -> float | np.ndarray:
     """Mean squared error of membrane potentials, mV².
 
     MSE = (1/K) Σ_k (u_model[k] − u_data[k])², over the K samples.
@@ -88,7 +88,7 @@ def voltage_mse(model_mV, data_mV) -> float | np.ndarray:
 
 # ------------------------------------------------------------------ gamma factor
 
-def gamma_factor(model_ms, data_ms, duration_ms: float, window_ms: float = 2.0) -> float:
+def gamma_factor(model_ms: np.ndarray, data_ms: np.ndarray, duration_ms: float, window_ms: float = 2.0) -> float:
     """Coincidence factor Γ of a model spike train against the recorded one (dimensionless).
 
     Γ = (N_coinc − ⟨N_coinc⟩) / (½ (N_data + N_model)) · 1/𝒩, with
@@ -130,12 +130,15 @@ def gamma_factor(model_ms, data_ms, duration_ms: float, window_ms: float = 2.0) 
     return float(_gamma(_train("model_ms", model_ms), data, duration, window))
 
 
-def gamma_factors(model_spike_lists, data_ms, duration_ms: float, window_ms: float = 2.0) -> np.ndarray:
+def gamma_factors(model_spike_lists: list, data_ms: np.ndarray, duration_ms: float,
+                  window_ms: float = 2.0) -> np.ndarray:
     """`gamma_factor` of each candidate's spike train against the same data.
 
     Args:
         model_spike_lists: a sequence of spike-time arrays, ms, one per candidate.
-        data_ms, duration_ms, window_ms: as in `gamma_factor`.
+        data_ms: recorded spike times, ms, as in `gamma_factor`.
+        duration_ms: length of the recording, ms, as in `gamma_factor`.
+        window_ms: Δ, ms, as in `gamma_factor`.
 
     Returns:
         Γ per candidate, float64 array (candidates,).
@@ -199,7 +202,8 @@ def _train(name: str, times) -> np.ndarray:
 
 # ------------------------------------------------------------------ van Rossum
 
-def van_rossum_distance(a_ms, b_ms, tau_ms: float = 10.0, duration_ms: float | None = None) -> float:
+def van_rossum_distance(a_ms: np.ndarray, b_ms: np.ndarray, tau_ms: float = 10.0,
+                        duration_ms: float | None = None) -> float:
     """van Rossum (2001) distance between two spike trains (dimensionless).
 
     Each train is filtered with the causal kernel exp(−t/τ)·H(t) and
@@ -215,7 +219,8 @@ def van_rossum_distance(a_ms, b_ms, tau_ms: float = 10.0, duration_ms: float | N
     gives 1): it returns √2 times this value.
 
     Args:
-        a_ms, b_ms: spike times, ms (any order).
+        a_ms: one train's spike times, ms (any order).
+        b_ms: the other's, ms (any order).
         tau_ms: τ, ms (> 0).
         duration_ms: if given, integrate only up to this time, the end of the recording
             (each pair's term is then multiplied by 1 − e^(−2(T − max(s, r))/τ)), so a spike
