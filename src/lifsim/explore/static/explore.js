@@ -169,7 +169,6 @@ function answered(answer) {
     if (answer.ok) {
       clearRefusals(Object.keys(sent.settings));
       app.accepted = sent.settings;
-      for (const [key, value] of Object.entries(sent.settings)) showValue(key, value);
       draw(answer);
       remember();
       status(`${Math.round(performance.now() - sent.sent)} ms`);
