@@ -182,3 +182,14 @@ def test_the_fi_curve_and_a_network_are_drawn_as_lifsim_run_computes_them(page, 
     assert page.locator("#summary").inner_text().splitlines() == printed
     assert page.locator(".panel").evaluate_all("(ps) => ps.map((p) => p.dataset.panel)") == [
         "raster", "rate", "u", "cv"]
+
+
+def test_the_latency_benchmark_runs(tmp_path):
+    done = subprocess.run([sys.executable, "benchmarks/explore.py", "--changes", "2", "--experiments", "square,fi",
+                           "--screenshot", str(tmp_path / "page.png")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1],
+                          env=dict(os.environ, PYTHONPATH=str(Path(lifsim.__file__).resolve().parents[1])))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("| square |", "| fi |"))]
+    assert len(rows) == 2 and "`model.tau_m`" in rows[1]
+    assert (tmp_path / "page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

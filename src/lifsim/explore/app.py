@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import traceback
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -63,13 +64,16 @@ class Explorer:
 
     def answer(self, name, settings) -> dict:
         """A run of the page's state: its figures and summary, or the refusal."""
+        started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             exp = self.resolve(name, settings)
             results = run(exp, self.lock)
         summary = summary_text(exp, results, []).splitlines()[:-1]  # without the files written
-        return {"ok": True, "title": exp.title, "panels": figures.panels(exp, results), "summary": summary,
-                "warnings": [str(w.message) for w in caught], "duration_ms": exp.config.duration_ms}
+        panels = figures.panels(exp, results)
+        return {"ok": True, "title": exp.title, "panels": panels, "summary": summary,
+                "warnings": [str(w.message) for w in caught], "duration_ms": exp.config.duration_ms,
+                "server_ms": round(1e3 * (time.perf_counter() - started), 3)}
 
     def download(self, kind: str, name, settings) -> tuple[str, bytes]:
         exp = self.resolve(name, settings)

@@ -166,7 +166,7 @@ def _at_most(name: str, value, limit) -> None:
 def check_bounds(exp, limits: Limits) -> None:
     """Refuse an experiment beyond the page's limits: neurons, steps, work, input,
     synapses and memory."""
-    configs = exp.configs()
+    configs = runs_of(exp)
     config = configs[0]
     n, steps = config.n_neurons, config.steps
     _at_most("neurons", n, limits.neurons)
@@ -189,4 +189,10 @@ def run(exp, lock: threading.Lock) -> list:
     experiment at a time, so that several pages (or a page that gave up waiting) never run
     side by side, and the limits bound the machine's load too."""
     with lock:
-        return [simulate(config) for config in exp.configs()]
+        return [simulate(config) for config in runs_of(exp)]
+
+
+def runs_of(exp) -> list:
+    """The experiment's run configurations: `Experiment.configs`, without checking a lone
+    run's configuration a second time."""
+    return exp.configs() if len(exp.methods) > 1 else [exp.config]

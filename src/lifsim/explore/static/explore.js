@@ -217,12 +217,13 @@ function draw(answer) {
   settle();
 }
 
-// Resolve the waiters once the browser has painted the figures.
+// Resolve the waiters once the figures are drawn on their canvases: uPlot draws in a
+// microtask queued by setData, so one queued now runs after it.
 function settle() {
   app.drawn += 1;
   const waiters = app.waiters;
   app.waiters = [];
-  requestAnimationFrame(() => requestAnimationFrame(() => waiters.forEach((w) => w(app.drawn))));
+  queueMicrotask(() => waiters.forEach((w) => w(app.drawn)));
 }
 
 app.nextDrawing = () => new Promise((resolve) => app.waiters.push(resolve));
