@@ -101,7 +101,7 @@ def _percentile(values, q: float) -> float:
 
 
 def screenshot(page, url: str, path: Path) -> None:
-    page.goto(f"{url}?exp=synaptic&seed=2020")
+    page.goto(f"{url}?exp=synaptic&stimulus.0.rate_hz=30")
     page.wait_for_function("window.lifsim && window.lifsim.drawn > 0", timeout=300_000)
     page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(path))

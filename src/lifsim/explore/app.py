@@ -146,7 +146,10 @@ async def live(websocket: WebSocket, explorer: Explorer) -> None:
                 waiting.cancel()
                 return  # the page went away
             arrived.clear()
-            await websocket.send_text(json.dumps(await _reply(newest.pop(), explorer)))
+            reply = await _reply(newest.pop(), explorer)
+            # a network's figures are a few hundred kB of JSON: written off the event loop
+            text = await asyncio.get_running_loop().run_in_executor(explorer.pool, json.dumps, reply)
+            await websocket.send_text(text)
     except Exception:  # the page closed while a reply was on its way
         return
     finally:

@@ -58,7 +58,7 @@ def _potential(results) -> dict:
     shown = result.recorded_neurons[:MAX_TRACES]
     mask = np.isin(result.spike_neurons, shown)
     out["threshold"] = threshold
-    out["spikes"] = {"x": _list(result.spike_times_ms[mask]), "neuron": result.spike_neurons[mask].tolist(),
+    out["spikes"] = {"x": _times(result.spike_times_ms[mask]), "neuron": result.spike_neurons[mask].tolist(),
                      "y": threshold + 0.15 * max(abs(threshold), 1.0)}
     return out
 
@@ -68,7 +68,7 @@ def _input_raster(results) -> dict:
     groups = []
     if spikes is not None and spikes["times_ms"].size:
         m = max(int(spikes["synapse"].max()) + 1, 1)
-        groups.append({"label": "input spikes", "x": _list(spikes["times_ms"]),
+        groups.append({"label": "input spikes", "x": _times(spikes["times_ms"]),
                        "y": (spikes["neuron"] * m + spikes["synapse"]).tolist()})
     return {"panel": "input_spikes", "kind": "raster", "groups": groups, "ylabel": "input synapse"}
 
@@ -79,7 +79,7 @@ def _output_raster(results) -> dict:
     for population, neurons in zip(result.config.layout.populations, raster_sample(result)):
         mask = np.isin(result.spike_neurons, neurons)
         rows = row + np.searchsorted(neurons, result.spike_neurons[mask])
-        groups.append({"label": population.name, "x": _list(result.spike_times_ms[mask]), "y": rows.tolist()})
+        groups.append({"label": population.name, "x": _times(result.spike_times_ms[mask]), "y": rows.tolist()})
         row += neurons.size
     label = f"neuron ({row} of {result.n_neurons})" if row < result.n_neurons else "neuron"
     return {"panel": "raster", "kind": "raster", "groups": groups, "ylabel": label, "rows": row}
@@ -121,6 +121,12 @@ def _fi_curve(results) -> dict:
             "measured": [{"label": f"measured, method {method}", "y": _list(rates)}
                          for method, rates in curve["rates_hz"].items()],
             "x": _list(currents)}
+
+
+def _times(times_ms) -> list:
+    """Spike times as ``lifsim run``'s JSON has them (to 1e-9 ms: k·dt in binary floating
+    point is 0.30000000000000004)."""
+    return np.round(times_ms, 9).tolist()
 
 
 def _list(values) -> list:

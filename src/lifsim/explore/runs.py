@@ -45,7 +45,8 @@ class Limits:
         synapses: synapses of a network, plus input synapses (neurons × synapses each).
         memory_bytes: memory of a run (the estimate of `lifsim run`), bytes; at most what
             the system has available.
-        seconds: wall-clock seconds the page waits for a run before it reports it too slow.
+        seconds: wall-clock seconds the page waits for a run before it reports it too slow
+            (a first run on the numba engine may compile its kernels for a minute).
     """
 
     neurons: int = 10_000
@@ -54,7 +55,7 @@ class Limits:
     input_draws: int = 100_000_000
     synapses: int = 2_000_000
     memory_bytes: int = 1 << 30
-    seconds: float = 60.0
+    seconds: float = 120.0
 
 
 @dataclass(frozen=True)
