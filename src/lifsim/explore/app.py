@@ -147,8 +147,9 @@ async def live(websocket: WebSocket, explorer: Explorer) -> None:
                 return  # the page went away
             arrived.clear()
             reply = await _reply(newest.pop(), explorer)
-            # a network's figures are a few hundred kB of JSON: written off the event loop
-            text = await asyncio.get_running_loop().run_in_executor(explorer.pool, json.dumps, reply)
+            # a network's figures are a few hundred kB of JSON: written off the event loop (not
+            # on the runs' threads, which may be busy)
+            text = await asyncio.get_running_loop().run_in_executor(None, json.dumps, reply)
             await websocket.send_text(text)
     except Exception:  # the page closed while a reply was on its way
         return

@@ -145,12 +145,11 @@ def _stimulus_controls(index: int, stimulus, table: dict, config) -> list[Contro
                                f"one neuron per current: {meaning}", "step > 0, stop > start",
                                float(amplitude[part]), span, config))
     for name, (unit, meaning, valid, span) in STIMULUS.items():
-        value = table.get(name, getattr(stimulus, name, None))
-        if name not in ("amplitude",) or not isinstance(amplitude, dict):
-            if _is_number(value) and math.isfinite(value) and hasattr(stimulus, name):
-                kind = "int" if name == "synapses" else "number"
-                out.append(_number(f"stimulus.{index}.{name}", name, group, unit, meaning, valid, value, span,
-                                   config, kind))
+        value = table.get(name, getattr(stimulus, name, None))  # a field the file leaves out: its default
+        if hasattr(stimulus, name) and _is_number(value) and math.isfinite(value):  # not lists, tables, inf
+            kind = "int" if name == "synapses" else "number"
+            out.append(_number(f"stimulus.{index}.{name}", name, group, unit, meaning, valid, value, span, config,
+                               kind))
     if stimulus.kind == "poisson":
         out.append(Control(f"stimulus.{index}.generation", "generation", group, "", "per_step: the article's draw "
                            "per synapse and step; event: the same process drawn per spike", "per_step or event",
