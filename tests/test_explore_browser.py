@@ -108,6 +108,20 @@ def test_moving_sliders_draws_the_spikes_lifsim_run_gives(page, tmp_path):
     assert inputs["y"] == [n * 25 + s for n, s in zip(ran["input_spikes"]["neuron"], ran["input_spikes"]["synapse"])]
 
 
+def test_changes_made_while_runs_are_in_flight_are_all_kept(page):
+    open_page(page, "exp=synaptic")
+    page.evaluate("""async () => {
+      const step = (key) => { const s = document.querySelector(`.control[data-key="${key}"] input[type=range]`);
+                              s.stepUp(); s.dispatchEvent(new Event("input", {bubbles: true})); };
+      const first = window.lifsim.nextDrawing();
+      step("seed"); step("seed"); step("seed");  // one sent, the newest waiting
+      await first;                              // the first answered, the waiting one sent
+      step("stimulus.0.rate_hz");               // made while that one runs
+    }""")
+    settled(page)
+    assert page.evaluate("window.lifsim.accepted") == {"seed": 2021, "stimulus.0.rate_hz": 20.2}
+
+
 def test_the_state_in_the_url_is_the_run_shown(page, tmp_path):
     open_page(page, "exp=noise&seed=7&dt_ms=0.5&method=exact")
     assert box(page, "dt_ms").input_value() == "0.5"

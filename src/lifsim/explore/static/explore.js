@@ -11,6 +11,7 @@ const app = {
   experiments: {},   // name -> {label, description, controls}
   name: null,        // the experiment shown
   accepted: {},      // settings the server ran last (key -> value)
+  wanted: {},        // what the page asks for: accepted, and the changes made since
   queued: null,      // settings waiting for the run in flight to end
   inFlight: null,    // the message sent, waiting for its answer
   nextId: 1,
@@ -57,6 +58,7 @@ function choose(name, settings) {
   app.name = name;
   $("error").hidden = true;
   app.accepted = {};
+  app.wanted = {...settings};
   app.queued = null;
   for (const plot of Object.values(app.plots)) plot.destroy();
   app.plots = {};
@@ -147,8 +149,8 @@ function clearRefusals(keys) {
 
 function changed(key, value) {
   $("error").hidden = true;
-  const base = app.queued ? app.queued.settings : app.accepted;
-  request({...base, [key]: value}, key);
+  app.wanted = {...app.wanted, [key]: value};
+  request(app.wanted, key);
 }
 
 // One message in flight at a time; changes made meanwhile wait, the newest only.
@@ -175,7 +177,13 @@ function answered(answer) {
     } else {
       refuse(sent.key || keyNamedIn(answer.error, sent.settings), answer.error);
       status("refused");
-      if (!sent.key && Object.keys(sent.settings).length && !app.last) request({}, null);  // a bad link
+      if (sent.key) {  // the page goes on from the last good value of that control
+        app.wanted = withoutRefused(app.wanted, sent);
+        if (app.queued) app.queued.settings = withoutRefused(app.queued.settings, sent);
+      } else if (!app.last) {  // a bad link: the experiment as it comes
+        app.wanted = {};
+        if (!app.queued) request({}, null);
+      }
       settle();
     }
   }
@@ -184,6 +192,15 @@ function answered(answer) {
     app.queued = null;
     request(settings, key);
   }
+}
+
+// Settings with a refused value put back to the accepted one (unless changed again since).
+function withoutRefused(settings, sent) {
+  const key = sent.key;
+  if (settings[key] !== sent.settings[key]) return settings;
+  const out = {...settings};
+  if (key in app.accepted) out[key] = app.accepted[key]; else delete out[key];
+  return out;
 }
 
 // The setting a refusal of several at once names (a link's), if it names one.
