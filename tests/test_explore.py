@@ -2,6 +2,7 @@
 WebSocket and the downloads, hostile input, and the command line."""
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -283,3 +284,14 @@ def test_the_server_prints_its_address_and_warns_off_loopback():
     assert line.startswith("lifsim explore: serving on http://0.0.0.0:")
     assert err.startswith("lifsim: warning: listening on 0.0.0.0, not on this machine alone")
     assert process.returncode in (0, -15)
+
+
+def test_ctrl_c_stops_the_server_with_status_0():
+    # SIGINT restored to its default in the child: a shell's background job (a CI run) ignores it
+    process = subprocess.Popen([sys.executable, "-m", "lifsim", "explore", "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert process.stdout.readline().startswith("lifsim explore: serving on http://127.0.0.1:")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and err == "lifsim explore: stopped\n"

@@ -509,7 +509,10 @@ def _add_explore(commands) -> None:
 def _explore(args) -> int:
     from .explore import serve
 
-    serve(args.host, args.port, [str(f) for f in args.files], open_browser=args.open)
+    try:
+        serve(args.host, args.port, [str(f) for f in args.files], open_browser=args.open)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not a failure
+        print("lifsim explore: stopped", file=sys.stderr)
     return 0
 
 
