@@ -54,7 +54,8 @@ def test_every_model_and_stimulus_parameter_has_a_control_with_unit_and_range(cl
         for key in ("duration_ms", "dt_ms", "method", "engine", "seed"):
             assert key in controls
     assert {f"stimulus.0.pulses.{j}.{k}" for j in range(3) for k in range(3)} <= set(keys(client, "square"))
-    assert {"stimulus.0.mean", "stimulus.0.sd", "stimulus.0.start_ms", "stimulus.0.stop_ms"} <= set(keys(client, "noise"))
+    noise = set(keys(client, "noise"))
+    assert {"stimulus.0.mean", "stimulus.0.sd", "stimulus.0.start_ms", "stimulus.0.stop_ms"} <= noise
     synaptic = keys(client, "synaptic")
     assert synaptic["stimulus.0.rate_hz"]["unit"] == "Hz" and synaptic["stimulus.0.q"]["unit"] == "mA·ms"
     assert synaptic["stimulus.0.synapses"]["kind"] == "int" and synaptic["stimulus.0.synapses"]["value"] == 25
