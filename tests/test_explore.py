@@ -290,8 +290,10 @@ def test_ctrl_c_stops_the_server_with_status_0():
     process = subprocess.Popen([sys.executable, "-m", "lifsim", "explore", "--port", "0"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    url = process.stdout.readline().split()[4]
-    assert httpx.get(url, timeout=30).status_code == 200  # serving
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        assert process.stdout.readline().startswith("lifsim explore: serving on http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)  # at once: the address is printed once Ctrl-C stops the server
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
     assert process.returncode == 0 and err == "lifsim explore: stopped\n"

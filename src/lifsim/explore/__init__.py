@@ -20,33 +20,36 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 
 
-def create_app(files=(), limits: Limits = Limits(), host: str = DEFAULT_HOST):
+def create_app(files=(), limits: Limits = Limits(), host: str = DEFAULT_HOST, ready=None):
     """The explorer's ASGI application (`lifsim.explore.app.create_app`)."""
     from .app import create_app as create
 
-    return create(files, limits, host)
+    return create(files, limits, host, ready)
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, files=(), open_browser: bool = False,
           limits: Limits = Limits()) -> None:
     """Serve the explorer on ``host:port`` until Ctrl-C (``port`` 0: a free port); prints
-    its address. Experiment files are read, and the address taken, before it prints."""
+    its address once it serves. Experiment files are read, and the address taken, first."""
     try:
         import uvicorn
     except ImportError as error:
         raise ParameterError(f"lifsim explore needs the explore extra ({error.name} is missing): "
                              "pip install 'lifsim[explore]'") from None
-    app = create_app(files, limits, host)
     listening = bind(host, port)
     url = address(listening, host)
-    if not is_loopback(host):
-        print(f"lifsim: warning: listening on {host}, not on this machine alone: anyone who can reach it can run "
-              "simulations here (within the explorer's limits)", file=sys.stderr)
-    print(f"lifsim explore: serving on {url} (Ctrl-C to stop)", flush=True)
-    if open_browser:
-        webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, ws_max_size=1 << 20,
-                            timeout_graceful_shutdown=1)
+
+    def ready():
+        # said once the server has its Ctrl-C handler: a Ctrl-C after this line stops it
+        if not is_loopback(host):
+            print(f"lifsim: warning: listening on {host}, not on this machine alone: anyone who can reach it can "
+                  "run simulations here (within the explorer's limits)", file=sys.stderr)
+        print(f"lifsim explore: serving on {url} (Ctrl-C to stop)", flush=True)
+        if open_browser:
+            webbrowser.open(url)
+
+    config = uvicorn.Config(create_app(files, limits, host, ready), log_level="warning", access_log=False,
+                            ws_max_size=1 << 20, timeout_graceful_shutdown=1)
     uvicorn.Server(config).run(sockets=[listening])
 
 

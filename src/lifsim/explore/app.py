@@ -17,6 +17,7 @@ import time
 import traceback
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -93,11 +94,19 @@ class Explorer:
                                  "shorten it or use fewer neurons") from None
 
 
-def create_app(files=(), limits: Limits = Limits(), host: str = "127.0.0.1") -> Starlette:
+def create_app(files=(), limits: Limits = Limits(), host: str = "127.0.0.1", ready=None) -> Starlette:
     """The explorer's ASGI application, offering the built-in experiments and ``files``
     (TOML experiment files, read now); ``host`` is the address it listens on (on a loopback
-    address only requests naming a loopback host are answered)."""
+    address only requests naming a loopback host are answered); ``ready``, if given, is
+    called when the server starts it."""
     explorer = Explorer(files, limits)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        if ready is not None:
+            ready()
+        yield
+
     allowed = [*LOOPBACK_NAMES, host] if is_loopback(host) else ["*"]
 
     async def page(request):
@@ -124,7 +133,8 @@ def create_app(files=(), limits: Limits = Limits(), host: str = "127.0.0.1") -> 
 
     routes = [Route("/", page), Route("/api/experiments", experiments), Route("/download/{kind}", download),
               WebSocketRoute("/ws", socket), Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed)])
+    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed)],
+                    lifespan=lifespan)
     app.state.explorer = explorer
     return app
 
