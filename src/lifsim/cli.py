@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(commands)
     _add_fit(commands)
     _add_show(commands)
+    _add_explore(commands)
     _add_info(commands)
     return parser
 
@@ -200,6 +201,31 @@ def _add_info(commands) -> None:
     commands.add_parser("info", help="list the engines, their versions and the devices each sees",
                         description="List the engines, whether they are installed, their versions and "
                                     "the devices each sees.")
+
+
+def _add_explore(commands) -> None:
+    explore = commands.add_parser(
+        "explore", help="explore the experiments in a web browser: sliders, live figures",
+        description="Serve a page where every parameter of an experiment has a slider and the figures follow it "
+                    "(the built-in experiments, and the TOML files named here); prints its address. Needs the "
+                    "explore extra: pip install 'lifsim[explore]'.")
+    explore.add_argument("files", nargs="*", type=_path, metavar="FILE.toml", help="experiment files to offer too")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default: %(default)s, this machine only; another one is "
+                              "warned about: anyone who reaches it can run simulations)")
+    explore.add_argument("--port", type=int, default=8050, metavar="N",
+                         help="port, 0 to 65535; 0 takes a free one (default: %(default)s)")
+    explore.add_argument("--open", action="store_true", help="open the page in the default web browser")
+
+
+def _explore(args) -> int:
+    from .explore import serve
+
+    try:
+        serve(args.host, args.port, [str(f) for f in args.files], open_browser=args.open)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not a failure
+        print("lifsim explore: stopped", file=sys.stderr)
+    return 0
 
 
 def _add_run(commands) -> None:
@@ -614,4 +640,4 @@ def _show(args) -> int:
 
 
 COMMANDS = {"run": _run, "bench": _bench, "export": _export, "sweep": _sweep, "fit": _fit, "show": _show,
-            "info": _info}
+            "info": _info, "explore": _explore}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -20,10 +21,29 @@ TIMINGS = "timings_s"
 def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
     """The figure, the arrays, the JSON description of an experiment's runs and their
     timings (a file of their own), each written atomically; returns the paths."""
-    from ..plotting import fi_data, save
+    from ..plotting import save
 
     stem = out_dir / exp.config.name
     npz = stem.with_suffix(".npz")
+    arrays, summary = documents(exp, results)
+    with atomic_path(npz) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **arrays)
+    js = write_text(stem.with_suffix(".json"), json_text(summary))
+    per_method = {r.config.method: {k: round(v, 6) for k, v in r.timings.items()} for r in results}
+    timings = write_text(stem.with_name(f"{stem.name}.timings.json"), json.dumps(per_method, indent=1) + "\n")
+    try:
+        png = [save(results, exp.panels, stem.with_suffix(".png"), exp.title)]
+    except (ValueError, OverflowError) as error:  # values too large for matplotlib's axes
+        warnings.warn(f"the figure could not be drawn ({error}); the data files are written")
+        png = []
+    return png + [npz, js, timings]
+
+
+def documents(exp, results: list) -> tuple[dict, dict]:
+    """The arrays of ``EXPERIMENT.npz`` and the JSON-ready description of ``EXPERIMENT.json``
+    (without the timings) of an experiment's runs."""
+    from ..plotting import fi_data
+
     if len(results) == 1:
         arrays, summary = results[0].arrays(), results[0].summary()
     else:
@@ -38,17 +58,19 @@ def write_outputs(exp, results: list, out_dir: Path) -> list[Path]:
                          "rates_hz": {m: r.tolist() for m, r in curve["rates_hz"].items()},
                          "predicted_hz": {m: r.tolist() for m, r in curve["predicted_hz"].items()}}
     summary.pop(TIMINGS, None)
-    with atomic_path(npz) as temporary, open(temporary, "wb") as file:
-        np.savez_compressed(file, **arrays)
-    js = write_text(stem.with_suffix(".json"), json.dumps(summary, indent=1) + "\n")
-    per_method = {r.config.method: {k: round(v, 6) for k, v in r.timings.items()} for r in results}
-    timings = write_text(stem.with_name(f"{stem.name}.timings.json"), json.dumps(per_method, indent=1) + "\n")
-    try:
-        png = [save(results, exp.panels, stem.with_suffix(".png"), exp.title)]
-    except (ValueError, OverflowError) as error:  # values too large for matplotlib's axes
-        warnings.warn(f"the figure could not be drawn ({error}); the data files are written")
-        png = []
-    return png + [npz, js, timings]
+    return arrays, summary
+
+
+def json_text(summary: dict) -> str:
+    """``EXPERIMENT.json``'s text."""
+    return json.dumps(summary, indent=1) + "\n"
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """``EXPERIMENT.npz``'s bytes."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def summary_text(exp, results, written) -> str:
