@@ -32,8 +32,12 @@ FITTABLE = dict(UNITS)
 SCALE_PARAMETERS = ("tau_m", "R", "tau_syn")
 OPTIMIZERS = ("cma", "de")
 METRIC_NAMES = ("mse", "gamma", "van_rossum")
-#: The best value each metric can take: a search that reaches it stops.
+#: The best value each metric can take: a search that reaches it (to rounding) stops.
 PERFECT = {"mse": 0.0, "gamma": 1.0, "van_rossum": 0.0}
+#: An MSE below this share of the data's mean square is the data reproduced to rounding.
+PERFECT_MSE = 1e-12
+#: A generation improves the best score when it lowers the loss by more than this share.
+IMPROVEMENT = 1e-6
 #: The score a candidate that cannot run gets (u_thresh at or below its reset).
 INVALID_LOSS = 1e30
 
@@ -260,8 +264,8 @@ def search(problem: Problem, optimizer: str, population: int, evaluations: int, 
     """One restart of the global search with ``optimizer`` (``"cma"`` or ``"de"``).
 
     It stops after ``evaluations`` candidates, when a candidate reaches the metric's best
-    possible value (an MSE or distance of 0, a gamma factor of 1), or when ``patience``
-    generations in a row have not improved the best score (None: never). ``report`` is
+    possible value to rounding (`_Tracker.perfect`), or when ``patience`` generations in a
+    row have not improved the best score by more than a millionth (None: never). ``report`` is
     called after every generation with the candidates so far, the best score and the best
     candidate (name -> value).
     """
@@ -292,7 +296,7 @@ class _Tracker:
         loss = as_loss(self.problem, scores(self.problem, values))
         self.count += len(values)
         i = int(np.argmin(loss))
-        improved = loss[i] < self.best_loss - 1e-12 * abs(self.best_loss)
+        improved = loss[i] < self.best_loss - (IMPROVEMENT * abs(self.best_loss) + 1e-300)
         if loss[i] < self.best_loss:
             self.best_loss, self.best = float(loss[i]), values[i].copy()
         self.stale = 0 if improved else self.stale + 1
@@ -300,9 +304,17 @@ class _Tracker:
         self.history.append((self.count, score))
         if self.report is not None:
             self.report(self.count, score, dict(zip(self.problem.space.names, map(float, self.best))))
-        if score == PERFECT[self.problem.metric] or (self.patience is not None and self.stale >= self.patience):
+        if self.perfect(score) or (self.patience is not None and self.stale >= self.patience):
             raise _Stop
         return loss
+
+    def perfect(self, score: float) -> bool:
+        """Whether ``score`` is as good as the runs' rounding allows: an MSE below 10⁻¹²
+        of the data's mean square, a distance below 10⁻⁹, a gamma factor within 10⁻⁹ of 1."""
+        metric = self.problem.metric
+        if metric == "mse":
+            return score <= PERFECT_MSE * float(np.mean(np.square(self.problem.data.voltage)))
+        return abs(score - PERFECT[metric]) <= 1e-9
 
     @property
     def score(self) -> float:
