@@ -204,7 +204,9 @@ def test_fit_recovers_tau_m_R_and_threshold_from_a_voltage_trace(synthetic, tmp_
     for name, value in result.parameters.items():
         assert abs(value / TRUE[name] - 1) < 0.05, (name, value)
     assert result.test_score < 1e-2 and result.metric == "mse"
-    assert result.evaluations <= 2 * 15_000 and result.gradient_steps == 3
+    assert result.evaluations <= 2 * 15_000
+    perfect = all(r["search_score"] <= 1e-12 * np.mean(np.square(data.voltage)) for r in result.restarts)
+    assert result.gradient_steps == (0 if perfect else 3)  # a perfect search needs no descent
     assert set(result.spread) == set(BOUNDS)
 
     files = save(result, tmp_path)

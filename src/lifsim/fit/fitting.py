@@ -4,8 +4,9 @@
 2. Stage 1, per restart: a global search (`lifsim.fit.search`: CMA-ES or differential
    evolution) scores whole generations of candidates as one vectorised population.
 3. Stage 2: gradient descent through the TensorFlow engine (`lifsim.fit.refine`) from every
-   restart's best at once; a refined candidate replaces its restart's best only if it
-   scores better on the metric itself.
+   restart's best at once (but those that already reproduce the data to rounding); a
+   refined candidate replaces its restart's best only if it scores better on the metric
+   itself.
 4. The best restart's model is run once over the whole recording, as the experiment file
    it writes describes it: the held-out score is that run's over the held-out part. The
    spread of the restarts' results estimates the fit's uncertainty.
@@ -31,7 +32,7 @@ from .data import Recording, load_recording
 from .options import SURROGATE_NAMES, GradientOptions, choose_chunk
 from .metrics import METRICS
 from .refine import refine
-from .search import METRIC_NAMES, OPTIMIZERS, Problem, Space, scores, search
+from .search import METRIC_NAMES, OPTIMIZERS, Problem, Space, is_perfect, scores, search
 
 #: Largest population of candidates one generation may have.
 MAX_POPULATION = 100_000
@@ -233,17 +234,20 @@ class _Stages:
                      "evaluations": f.evaluations} for r, f in enumerate(found)]
         tick = time.perf_counter()
         steps = 0
-        if self.settings.refine_steps:
-            refined = refine(self.problem, best, self.settings.refine_steps, self.settings.learning_rate,
+        rows = [r for r in range(len(best)) if not is_perfect(self.problem, best_scores[r])]
+        if self.settings.refine_steps and rows:  # a perfect candidate needs no descent
+            refined = refine(self.problem, best[rows], self.settings.refine_steps, self.settings.learning_rate,
                              self.options, self.progress("refine", None))
             steps = refined.gradient_steps
             refined_scores = scores(self.problem, refined.best)
-            better = refined_scores < best_scores if self.problem.lower_is_better else refined_scores > best_scores
-            for r, entry in enumerate(restarts):
-                entry.update(refined=_named(self.problem.space, refined.best[r]),
-                             refined_score=float(refined_scores[r]), refinement_kept=bool(better[r]),
-                             smooth_loss=[float(x) for x in refined.history[:, r]])
-            best[better], best_scores[better] = refined.best[better], refined_scores[better]
+            better = refined_scores < best_scores[rows] if self.problem.lower_is_better \
+                else refined_scores > best_scores[rows]
+            for i, r in enumerate(rows):
+                restarts[r].update(refined=_named(self.problem.space, refined.best[i]),
+                                   refined_score=float(refined_scores[i]), refinement_kept=bool(better[i]),
+                                   smooth_loss=[float(x) for x in refined.history[:, i]])
+                if better[i]:
+                    best[r], best_scores[r] = refined.best[i], refined_scores[i]
         self.timings["refine_s"] = time.perf_counter() - tick
         for r, entry in enumerate(restarts):
             entry.update(final=_named(self.problem.space, best[r]), final_score=float(best_scores[r]))

@@ -264,7 +264,7 @@ def search(problem: Problem, optimizer: str, population: int, evaluations: int, 
     """One restart of the global search with ``optimizer`` (``"cma"`` or ``"de"``).
 
     It stops after ``evaluations`` candidates, when a candidate reaches the metric's best
-    possible value to rounding (`_Tracker.perfect`), or when ``patience`` generations in a
+    possible value to rounding (`is_perfect`), or when ``patience`` generations in a
     row have not improved the best score by more than a millionth (None: never). ``report`` is
     called after every generation with the candidates so far, the best score and the best
     candidate (name -> value).
@@ -277,6 +277,14 @@ def search(problem: Problem, optimizer: str, population: int, evaluations: int, 
     except _Stop:
         pass
     return tracker.result()
+
+
+def is_perfect(problem: Problem, score: float) -> bool:
+    """Whether ``score`` is as good as the runs' rounding allows: an MSE below 10⁻¹² of the
+    data's mean square, a distance below 10⁻⁹, a gamma factor within 10⁻⁹ of 1."""
+    if problem.metric == "mse":
+        return score <= PERFECT_MSE * float(np.mean(np.square(problem.data.voltage)))
+    return abs(score - PERFECT[problem.metric]) <= 1e-9
 
 
 class _Stop(Exception):
@@ -304,17 +312,9 @@ class _Tracker:
         self.history.append((self.count, score))
         if self.report is not None:
             self.report(self.count, score, dict(zip(self.problem.space.names, map(float, self.best))))
-        if self.perfect(score) or (self.patience is not None and self.stale >= self.patience):
+        if is_perfect(self.problem, score) or (self.patience is not None and self.stale >= self.patience):
             raise _Stop
         return loss
-
-    def perfect(self, score: float) -> bool:
-        """Whether ``score`` is as good as the runs' rounding allows: an MSE below 10⁻¹²
-        of the data's mean square, a distance below 10⁻⁹, a gamma factor within 10⁻⁹ of 1."""
-        metric = self.problem.metric
-        if metric == "mse":
-            return score <= PERFECT_MSE * float(np.mean(np.square(self.problem.data.voltage)))
-        return abs(score - PERFECT[metric]) <= 1e-9
 
     @property
     def score(self) -> float:
