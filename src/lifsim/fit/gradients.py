@@ -459,7 +459,8 @@ def _spike_hook(layout: "_Layout", beta):
             return dy * gate * slope, tf.zeros_like(hard), tf.zeros_like(gate)
         return hard, grad
 
-    def hook(u_new, u_free, distance, firing, can_fire, c):
+    def hook(u_new, u_free, tested, firing, can_fire, c):
+        distance = tested - c.u_thresh  # mV above threshold: only the surrogate needs it
         gate = tf.cast(can_fire, u_new.dtype)
         if layout.soft:
             s = gate * tf.cast(soft(tf.cast(distance, tf.float64), beta), u_new.dtype)

@@ -101,7 +101,7 @@ def _identity(x):
     return x
 
 
-def _hard_spike(u_new, u_free, distance, firing, can_fire, c):
+def _hard_spike(u_new, u_free, tested, firing, can_fire, c):
     return u_new, firing
 
 
@@ -122,9 +122,9 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity, spike=_har
     it cannot see through.
     ``compiled`` turns a helper into something the rules can call (numba's ``njit``).
 
-    ``spike`` maps ``(u_new, u_free, distance, firing, can_fire, c)`` to the step's
-    ``(u_new, spiked)``: ``distance`` (mV) is how far the tested potential is above the
-    threshold, ``u_free`` what the reset replaced. The default returns them unchanged; a
+    ``spike`` maps ``(u_new, u_free, tested, firing, can_fire, c)`` to the step's
+    ``(u_new, spiked)``: ``tested`` (mV) is the potential compared with ``c.u_thresh``,
+    ``u_free`` what the reset replaced. The default returns them unchanged; a
     differentiable backend (`lifsim.fit.gradients`) returns the same values with a
     surrogate derivative attached, so its forward pass stays this rule's.
     """
@@ -150,7 +150,7 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity, spike=_har
         u_free = free_evolution(u, i_ext, drive, c)
         u_new = where(resting | firing, c.u_reset, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
-        u_new, spiked = spike(u_new, u_free, u - c.u_thresh, firing, ref <= 0, c)
+        u_new, spiked = spike(u_new, u_free, u, firing, ref <= 0, c)
         return u_new, ref_new, spiked, u_new
 
     def exact(u, ref, i_ext, drive, c):
@@ -159,7 +159,7 @@ def make_rules(where, maximum, rounded=_identity, compiled=_identity, spike=_har
         firing = (u_free >= c.u_thresh) & (ref <= 0)
         u_new = where(resting | firing, c.u_reset, u_free)
         ref_new = where(firing, c.n_ref, maximum(ref - 1, 0))
-        u_new, spiked = spike(u_new, u_free, u_free - c.u_thresh, firing, ref <= 0, c)
+        u_new, spiked = spike(u_new, u_free, u_free, firing, ref <= 0, c)
         return u_new, ref_new, spiked, u
 
     return Rules(article, exact, synapse, drive, add_drive, rounded)
