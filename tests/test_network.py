@@ -204,6 +204,27 @@ def test_poisson_input_counts_are_poisson():
     assert stats.chisquare(observed, expected).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_poisson_input_inverts_the_uniforms_of_a_stream_per_group_of_neurons(threads):
+    """The counts are numpy's own uniforms of each group's stream, inverted, whatever the threads."""
+    from lifsim.simulation.simulate import input_generator
+    from lifsim.stimuli.poisson import NEURONS_PER_STREAM, poisson_cdf
+    from lifsim.streams import stimulus_rng
+
+    n = 2 * NEURONS_PER_STREAM + 300  # two whole groups and a short one
+    config = lifsim.RunConfig(populations=(Population("P", n, lifsim.LIFParams(u_thresh=1e9),
+                                                      (Receptor("d", "delta"),)),),
+                              stimuli=(lifsim.PoissonInput(15000.0, 1.0),), duration_ms=1.0, dt_ms=0.1, seed=11,
+                              engine="numpy", precision="float64", record=lifsim.Record(neurons="none"))
+    generator = input_generator(config, threads=threads)
+    counts = np.concatenate([generator.chunk(k0, k0 + 5).injection for k0 in (0, 5)])
+    cdf = poisson_cdf(1.5)
+    streams = stimulus_rng(11, 0).spawn(3)
+    expected = np.concatenate([np.searchsorted(cdf, s.random((10, min(NEURONS_PER_STREAM, n - g * NEURONS_PER_STREAM))),
+                                               side="right") for g, s in enumerate(streams)], axis=1)
+    np.testing.assert_array_equal(counts, expected)
+
+
 def test_poisson_input_does_not_depend_on_chunking():
     config = lifsim.RunConfig(populations=(Population("P", 50, lifsim.LIFParams(u_thresh=1e9),
                                                       (Receptor("d", "delta"),)),),

@@ -49,10 +49,12 @@ SHORT_SLICE = 16
 INITIAL_SPIKES_PER_NEURON = 4
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
 
-# OpenMP's threads spin between parallel regions by default, taking the core that draws the
-# next chunk's input; let them sleep instead. Read when the first parallel kernel starts its
+# OpenMP's worker threads wait for the next parallel region spinning, then sleeping. A network
+# starts two regions per slice, a few hundred microseconds apart, and waking a sleeping thread
+# costs about as much; GNU OpenMP's default spin (about 3 ms) would keep a thread busy long
+# after a run's last region. About 1 ms. Read when the first parallel kernel starts the
 # threads, after this import; a setting made before stays.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "100000")
 
 
 def version() -> str:
@@ -428,17 +430,19 @@ def _ring_slot(slot, slots):
 
 
 @njit(inline="always")
-def _send(net, pending, source, base, slots, first_target, stop_target, split):
-    """The synapses of one spike whose targets lie in ``[first_target, stop_target)``, projection
-    after projection: ``pending[(base + delay) % slots, target] += weight``."""
+def _send(net, pending, source, base, slots, part, cuts):
+    """The synapses of one spike whose targets lie in share ``part`` of the targets, projection
+    after projection: ``pending[(base + delay) % slots, target] += weight``. ``cuts[row]``
+    holds where each share but the first starts in a row (`_share_cuts`; no column: one share)."""
     population = net.population_of[source]
     for o in range(net.by_population[population], net.by_population[population + 1]):
         p = net.order[o]
         row = net.row_offset[p] + source - net.source_lo[p]
         lo, hi = net.indptr[row], net.indptr[row + 1]
-        if split:
-            lo = _lower_bound(net.targets, lo, hi, first_target)
-            hi = _lower_bound(net.targets, lo, hi, stop_target)
+        if part > 0:
+            lo = net.indptr[row] + cuts[row, part - 1]
+        if part < cuts.shape[1]:
+            hi = net.indptr[row] + cuts[row, part]
         # local views and a loop per weight kind: the stores into ``pending`` could alias the
         # tables as far as the compiler knows, so nothing is re-read per synapse
         targets = net.targets[lo:hi]
@@ -465,32 +469,46 @@ def _send(net, pending, source, base, slots, first_target, stop_target, split):
 
 
 @njit(inline="always")
-def _deliver_part(part, parts, net, pending, buf, start, end, k0, slots, position):
-    """Deliver the spikes of steps ``[start, end)`` to the targets of share ``part`` of ``parts``,
-    spike after spike in (step, neuron) order; ``position`` is this share's scratch (one per block)."""
+def _deliver_part(part, cuts, net, pending, buf, start, end, k0, slots, position):
+    """Deliver the spikes of steps ``[start, end)`` to the targets of share ``part`` (of
+    ``cuts.shape[1] + 1``), spike after spike in (step, neuron) order; ``position`` is this
+    share's scratch (one per block)."""
     n_blocks = buf.reached.shape[0]
     cap = buf.neuron.shape[0] // n_blocks
-    width = pending.shape[1]
-    first_target, stop_target = part * width // parts, (part + 1) * width // parts
     position[:] = buf.delivered
     for k in range(start, end):
         base = (k0 + k) % slots
         for b in range(n_blocks):
             at = b * cap + position[b]
             for j in range(buf.per_step[b, k]):
-                _send(net, pending, buf.neuron[at + j], base, slots, first_target, stop_target, parts > 1)
+                _send(net, pending, buf.neuron[at + j], base, slots, part, cuts)
             position[b] += buf.per_step[b, k]
 
 
 @njit(inline="always")
 def _deliver_serial(net, pending, buf, start, end, k0, slots, positions):
-    _deliver_part(0, 1, net, pending, buf, start, end, k0, slots, positions[0])
+    _deliver_part(0, np.zeros((0, 0), np.int32), net, pending, buf, start, end, k0, slots, positions[0])
 
 
 @njit(parallel=True, cache=True)
-def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions):
+def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions, cuts):
     for part in prange(positions.shape[0]):
-        _deliver_part(part, positions.shape[0], net, pending, buf, start, end, k0, slots, positions[part])
+        _deliver_part(part, cuts, net, pending, buf, start, end, k0, slots, positions[part])
+
+
+@njit(cache=True)
+def _share_cuts(indptr, targets, width, shares):
+    """Where each share of the targets but the first starts in every row, from the row's
+    start: share ``p`` holds the targets in ``[p·width // shares, (p+1)·width // shares)``
+    (rows are sorted). Found once per run, so that delivery does not search a row (a chain
+    of cache misses) for every spike."""
+    cuts = np.empty((indptr.shape[0] - 1, shares - 1), np.int32)
+    for row in range(indptr.shape[0] - 1):
+        lo, hi = indptr[row], indptr[row + 1]
+        for p in range(1, shares):
+            lo = _lower_bound(targets, lo, hi, p * width // shares)
+            cuts[row, p - 1] = lo - indptr[row]
+    return cuts
 
 
 # ---------------------------------------------------------------- one chunk
@@ -498,10 +516,11 @@ def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions):
 
 @njit(nogil=True, cache=True)
 def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, stepped, zero, first,
-               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions, parallel_spikes):
+               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions, cuts, parallel_spikes):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
     then (in a network) the slice's spikes are delivered, split by target into as many
-    shares as ``positions`` has rows when the slice has at least ``parallel_spikes`` spikes.
+    shares as ``positions`` has rows (``cuts``: `_share_cuts`) when the slice has at least
+    ``parallel_spikes`` spikes.
     Returns the step reached: less than ``steps`` when a block's spike buffer filled up
     (grow the buffers and call again). Releases the GIL, so that the next chunk's input can
     be drawn meanwhile."""
@@ -519,7 +538,7 @@ def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, ne
         if net is not None:
             sent = buf.per_step[:, start:end].sum()
             if positions.shape[0] > 1 and sent >= parallel_spikes:
-                _deliver_parallel(net, pending, buf, start, end, k0, slots, positions)
+                _deliver_parallel(net, pending, buf, start, end, k0, slots, positions, cuts)
             else:
                 _deliver_serial(net, pending, buf, start, end, k0, slots, positions)
             for b in range(buf.reached.shape[0]):
@@ -598,6 +617,9 @@ class Runner:
                                 np.zeros((self.n_blocks, size), setup.dtype))
         shares = self.threads if setup.network is not None else 1
         self.positions = np.zeros((shares, self.n_blocks), np.int64)
+        net = setup.network
+        self.cuts = (np.zeros((0, 0), np.int32) if shares == 1
+                     else _share_cuts(net.indptr, net.targets, setup.n_receptors * setup.n_neurons, shares))
         synapses = 0 if setup.network is None else setup.network.targets.size
         self.parallel_spikes = MIN_PARALLEL_DELIVERY * setup.n_neurons / synapses if synapses else np.inf
         self._warm_up()
@@ -635,16 +657,16 @@ class Runner:
                     METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, chunk.current, events, dense, pending,
                     setup.network, setup.coefficients, self.receptors, self.receptors if setup.synaptic else None,
                     self.zero, reached, stop, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
-                    self.parallel, self.positions, self.parallel_spikes)
+                    self.parallel, self.positions, self.cuts, self.parallel_spikes)
                 if reached < stop:
                     buf = self._grow_spike_buffers(buf)
                 elif reached >= steps:
                     break
                 else:
                     stop = parts.next_stop(reached)
+            spikes = ChunkSpikes(*_merge_blocks(buf.neuron, buf.per_step, self.cap, chunk.k0))
         finally:
             numba.set_num_threads(previous)
-        spikes = ChunkSpikes(*_merge_blocks(buf.neuron, buf.per_step, self.cap, chunk.k0))
         return LIFState(u, ref, i_syn, pending), spikes
 
     def _events(self, chunk):

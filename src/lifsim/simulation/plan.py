@@ -21,7 +21,8 @@ MIN_LOAD = 1.0 / 64
 SPIKE_RATE_CEILING_HZ = 500.0
 #: Bytes per output spike: its time (float64) and neuron (int32), twice while the chunks are joined.
 BYTES_PER_SPIKE = 24
-#: Numbers drawn per neuron and step from which the input gets a thread of its own.
+#: Numbers drawn on one thread per neuron and step from which the input gets a thread of its own
+#: (numbers drawn on all the run's threads are drawn between the engine's chunks).
 INPUT_AHEAD_LOAD = 1.0
 #: Bytes per synapse that building a projection holds besides what it keeps (draws, sorting).
 BUILD_BYTES_PER_SYNAPSE = 16
@@ -44,7 +45,7 @@ class Plan:
     smallest delay; the whole chunk without projections); ``input_ahead``: whether the
     next chunk's input is drawn on a thread of its own while the engine runs on the
     others (a run of several threads and chunks whose stimuli draw random numbers for
-    every neuron and step: it holds two chunks of input).
+    every neuron and step on one thread: it holds two chunks of input).
     """
 
     chunk_steps: int
@@ -96,13 +97,15 @@ def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int 
 def connectivity_bytes(config) -> int:
     """Bytes to build and keep the projections: their synapses (at a bound the random
     count exceeds with negligible probability), row pointers, and building's scratch,
-    which the last copy of the synapses end to end doubles."""
+    which the last copy of the synapses end to end doubles; and where each thread's share
+    of the targets starts in every row (int32), for the numba engine's delivery."""
     layout, kept, scratch = config.layout, 0, 0
+    shares = (config.threads or available_cores()) if config.engine == "numba" else 1
     for projection in config.projections:
         n_source = layout.population(projection.source).size
         n_target = layout.population(projection.target).size
         _, bound = projection.expected_synapses(n_source, n_target)
-        kept += bound * projection.bytes_per_synapse() + 8 * (n_source + 1)
+        kept += bound * projection.bytes_per_synapse() + (8 + 4 * (shares - 1)) * (n_source + 1)
         scratch = max(scratch, bound * BUILD_BYTES_PER_SYNAPSE)
     return int(2 * kept + scratch) if config.projections else 0
 
@@ -134,7 +137,8 @@ def plan(config, memory_limit: int | None = None, outputs: bool = False) -> Plan
     min_delay, max_delay = config.delay_range()
     slots = max_delay + min_delay if config.projections else 0
     ahead = ((config.threads or available_cores()) > 1 and config.steps > steps_per_chunk
-             and config.engine != "numpy" and sum(s.elements_per_step() for s in config.stimuli) >= INPUT_AHEAD_LOAD)
+             and config.engine != "numpy"
+             and sum(s.serial_elements_per_step() for s in config.stimuli) >= INPUT_AHEAD_LOAD)
     memory = estimate_memory(config, steps_per_chunk, slots, 2 if ahead else 1, outputs)
     limit = available_memory() if memory_limit is None else require_int("memory_limit", memory_limit, low=0)
     needed = sum(memory.values())

@@ -91,7 +91,8 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
     tick = time.perf_counter()
     runner = engine.start(setup)
     timings["setup_s"] = time.perf_counter() - tick
-    generator = input_generator(config, receptors.charge)
+    # drawn ahead, the input has one thread of its own beside the engine's
+    generator = input_generator(config, receptors.charge, 1 if run_plan.input_ahead else None)
     traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
               for v in config.record.variables}
     offset = METHOD_TABLE[config.method].spike_offset_steps
@@ -225,13 +226,15 @@ def _committed_output(committed: Committed, traces: dict, offset: int, dt_ms: fl
     return spikes, [] if committed.input_spikes is None else [InputSpikes(*committed.input_spikes)]
 
 
-def input_generator(config: RunConfig, charge=None) -> InputGenerator:
-    """The run's input generator (``charge``: the receptors' jump per mA·ms, computed if not given)."""
+def input_generator(config: RunConfig, charge=None, threads: int | None = None) -> InputGenerator:
+    """The run's input generator (``charge``: the receptors' jump per mA·ms, computed if not
+    given; ``threads``: those it may draw on, by default the run's). Its numbers do not
+    depend on the threads."""
     if charge is None:
         charge = receptor_coefficients(config.layout, config.dt_ms, config.method, config.precision).charge
     return InputGenerator(config.stimuli, config.placements, config.n_neurons, len(config.layout.receptors),
                           config.dt_ms, charge, config.dtype, config.seed, config.record.input_spikes,
-                          config.threads or available_cores())
+                          threads or config.threads or available_cores())
 
 
 def _engine_threads(config: RunConfig, run_plan) -> int | None:

@@ -147,6 +147,9 @@ class Stimulus(Protocol):
     def elements_per_step(self) -> float:
         """Numbers it generates per neuron and step (sizes the chunks)."""
 
+    def serial_elements_per_step(self) -> float:
+        """Of those, the numbers drawn on one thread; the rest are drawn on the run's threads."""
+
     def setup_bytes(self, n_neurons: int) -> int:
         """Memory it holds for the whole run, bytes."""
 
@@ -162,6 +165,9 @@ class StimulusDefaults:
 
     def per_neuron_size(self) -> int | None:
         return None
+
+    def serial_elements_per_step(self) -> float:
+        return self.elements_per_step()
 
     def setup_bytes(self, n_neurons: int) -> int:
         return 0

@@ -1,15 +1,19 @@
 """Compiled loops of the Poisson inputs of `lifsim.stimuli.poisson`.
 
-Kept apart so that numba is imported only by runs that use them; the random numbers
-themselves are drawn by numpy in `lifsim.stimuli.poisson`.
+Kept apart so that numba is imported only by runs that use them. The random numbers are
+numpy's: drawn by numpy in `lifsim.stimuli.poisson`, or, for `PoissonInput`, by its numpy
+generators called from compiled code (the same numbers, in the same order).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
+from numba.core.errors import NumbaPendingDeprecationWarning
 
 
 @njit(cache=True)
@@ -58,21 +62,52 @@ def spend_gaps(next_step, end, exponentials, scale, first):
     return out_step[:used], out_synapse[:used], next_step.shape[0], used
 
 
-@njit(nogil=True, cache=True)
-def add_poisson_jumps(uniforms, cdf, guide, jumps, out):
-    """Add ``jumps[n]`` to ``out`` for each uniform ``u``, ``n`` the count with
-    ``cdf[n-1] <= u < cdf[n]``: Poisson counts by inversion (``cdf`` from
-    `lifsim.stimuli.poisson.poisson_cdf`). ``guide`` (from `lifsim.stimuli.poisson.guide_table`)
-    gives the count of each of its equal bins of [0, 1) that holds one, else ``-1 - c``: the
-    few uniforms in a bin that straddles a step of the cdf scan for it from count ``c``.
-    Releases the GIL, so that groups of neurons run on threads of their own."""
+@njit(inline="always")
+def _poisson_jumps(stream, cdf, guide, jumps, out):
+    """Add ``jumps[n]`` to each entry of ``out``, row after row, ``n`` the count the next
+    uniform of ``stream`` inverts to (`add_poisson_jumps`)."""
     bins = guide.shape[0]
-    for row in range(uniforms.shape[0]):
-        for i in range(uniforms.shape[1]):
-            u = uniforms[row, i]
+    for row in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            u = stream.random()
             n = guide[int(u * bins)]
             if n < 0:
                 n = -1 - n
                 while u >= cdf[n]:
                     n += 1
             out[row, i] += jumps[n]
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def add_poisson_jumps(streams, cdf, guide, jumps, out, width, workers):
+    """Poisson counts by inversion, drawn and added in one pass, group after group of
+    ``width`` columns of ``out`` (a chunk's steps × neurons), dealt to ``workers`` tasks
+    that run in parallel on numba's threads.
+
+    Group ``g`` adds ``jumps[n]`` to each entry of its columns, row after row, ``n`` the
+    count with ``cdf[n-1] <= u < cdf[n]`` for the next uniform ``u`` of ``streams[g]`` (a
+    numpy ``Generator``: the numbers its ``random`` gives), so the numbers do not depend on
+    the threads. ``cdf`` is from `lifsim.stimuli.poisson.poisson_cdf`; ``guide`` (from
+    `lifsim.stimuli.poisson.guide_table`) gives the count of each of its equal bins of
+    [0, 1) that holds one, else ``-1 - c``: the few uniforms in a bin that straddles a step
+    of the cdf scan for it from count ``c``."""
+    groups = (out.shape[1] + width - 1) // width
+    for w in prange(min(workers, groups)):
+        for g in range(w, groups, workers):  # dealt round: the short last group goes to the least loaded
+            lo = g * width
+            _poisson_jumps(streams[g], cdf, guide, jumps, out[:, lo:min(lo + width, out.shape[1])])
+
+
+def add_poisson_jumps_on(threads: int, streams: list, *args) -> None:
+    """`add_poisson_jumps` on at most ``threads`` of numba's threads."""
+    previous = numba.get_num_threads()
+    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)
+    try:
+        with warnings.catch_warnings():
+            # a list of generators is passed as numba's reflected list (its typed list would be
+            # compiled anew in every process); numba only warns that this may change one day
+            warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
+            add_poisson_jumps(streams, *args, threads)
+    finally:
+        numba.set_num_threads(previous)

@@ -9,7 +9,6 @@ count per step is drawn whole, so any rate works and the cost does not grow with
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,7 +238,8 @@ class PoissonInput(StimulusDefaults):
 
     In every step of ``start < t < stop`` (ms) each neuron receives ``n`` spikes, ``n``
     drawn from Poisson(``rate_hz·dt·1e-3``) by inversion of one uniform number (from a
-    stream per group of 1024 neurons, so that groups are drawn in parallel); each spike
+    stream per group of 1024 neurons, so that groups are drawn in parallel, on numba's
+    threads); each spike
     adds ``weight`` in the receptor's unit (mA for an exponential receptor, mV for a delta
     one). The per-step mean may exceed 1 (``rate·dt`` is not limited as with per-synapse
     draws): 20 kHz at dt = 0.1 ms gives 2 spikes per step on average. Equivalent to many
@@ -281,12 +281,7 @@ class PoissonInput(StimulusDefaults):
         guide = guide_table(cdf)
         with np.errstate(over="ignore"):  # a sum beyond the precision stops the run, naming where
             jumps = np.arange(cdf.size) * float(self.weight)
-        groups = [(lo, min(lo + NEURONS_PER_STREAM, target.n_neurons))
-                  for lo in range(0, target.n_neurons, NEURONS_PER_STREAM)]
-        streams = rng.spawn(len(groups))
-        buffers = [np.empty((0, hi - lo)) for lo, hi in groups]
-        pool = ThreadPoolExecutor(min(target.threads, len(groups))) if target.threads > 1 and len(groups) > 1 \
-            else None
+        streams = rng.spawn(-(-target.n_neurons // NEURONS_PER_STREAM))
 
         def active(k0, k1):
             lo, hi = active_rows(k0, k1, window)
@@ -294,28 +289,19 @@ class PoissonInput(StimulusDefaults):
 
         def add(k0, k1, out):
             """Add this chunk's jumps to ``out`` (its rows are the chunk's steps), in out's precision."""
-            from .event_loops import add_poisson_jumps  # numba is imported only when needed
+            from .event_loops import add_poisson_jumps_on  # numba is imported only when needed
 
             lo, hi = active_rows(k0, k1, window)
-            table = jumps.astype(out.dtype)
-
-            def group(g):
-                first, stop = groups[g]
-                if buffers[g].shape[0] < hi - lo:
-                    buffers[g] = np.empty((hi - lo, stop - first))
-                uniforms = streams[g].random(out=buffers[g][:hi - lo])
-                add_poisson_jumps(uniforms, cdf, guide, table, out[lo:hi, first:stop])
-
-            if pool is None:
-                for g in range(len(groups)):
-                    group(g)
-            else:
-                list(pool.map(group, range(len(groups))))
+            add_poisson_jumps_on(target.threads, streams, cdf, guide, jumps.astype(out.dtype), out[lo:hi],
+                                 NEURONS_PER_STREAM)
 
         return DenseDrive(active, add, generator_memory(*streams))
 
     def elements_per_step(self) -> float:
         return 2.0  # a uniform, and the summed jump
+
+    def serial_elements_per_step(self) -> float:
+        return 0.0  # groups of neurons are drawn on the run's threads
 
 
 #: Bins of the guide table of a Poisson inversion (a power of two: ``u·bins`` is exact).

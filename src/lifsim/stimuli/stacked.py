@@ -91,6 +91,9 @@ class Stacked(StimulusDefaults):
     def elements_per_step(self) -> float:
         return sum(s.elements_per_step() * n for s, n in zip(self.stimuli, self.sizes)) / sum(self.sizes)
 
+    def serial_elements_per_step(self) -> float:
+        return sum(s.serial_elements_per_step() * n for s, n in zip(self.stimuli, self.sizes)) / sum(self.sizes)
+
     def setup_bytes(self, n_neurons: int) -> int:
         return sum(s.setup_bytes(n) for s, n in zip(self.stimuli, self.sizes))
 
