@@ -231,6 +231,25 @@ def test_fit_from_spike_times_alone_reaches_a_held_out_gamma_factor_of_0_9(synth
     assert result.test_score >= 0.9, result.test_score
 
 
+def test_scores_are_the_metric_on_the_parts_split_cuts_and_the_figure_uses_the_fits_tau(synthetic):
+    from lifsim.fit.metrics import van_rossum_distance
+
+    current, run = synthetic
+    data = recording_from_arrays(dt_ms=DT, current_mA=current[:3000], spike_times_ms=run.spike_times_ms[
+        run.spike_times_ms < 300.0])
+    result = fit(data, BOUNDS, lifsim.LIFParams(tau_rest=2.0), metric="van_rossum", tau_ms=4.0, population=32,
+                 evaluations=64, restarts=1, refine_steps=0, seed=2)
+    model = recording_from_arrays(dt_ms=DT, current_mA=current[:3000], spike_times_ms=result.result.spike_times_ms)
+    scores = [van_rossum_distance(m.spike_times_ms, d.spike_times_ms, 4.0, d.duration_ms)
+              for m, d in zip(model.split(1 / 3), data.split(1 / 3))]
+    assert (result.train_score, result.test_score) == pytest.approx(scores, rel=1e-12)
+    assert result.tau_ms == 4.0 and result.split_step == data.split(1 / 3)[0].steps
+    from lifsim.fit.report import draw
+
+    labels = [ax.get_ylabel() for ax in draw(result).axes]
+    assert any("τ = 4 ms" in label for label in labels), labels
+
+
 def test_cma_search_improves_on_its_first_generation(synthetic):
     current, run = synthetic
     data = recording_from_arrays(dt_ms=DT, current_mA=current[:3000], u_mV=run.traces["u"][:3000, 0].astype(float))

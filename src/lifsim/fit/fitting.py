@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,8 @@ class FitResult:
         data: the recording; split_step: the first held-out step.
         memory: the memory (bytes, estimated and checked before the fit) of a generation's
             run (``search_bytes``) and of the refinement's differentiable run (``refine_bytes``).
+        tau_ms: the time constant of the spike traces the figure compares (the van Rossum
+            metric's), ms.
     """
 
     parameters: dict
@@ -145,6 +147,7 @@ class FitResult:
     data: Recording = field(repr=False)
     split_step: int = 0
     memory: dict = field(default_factory=dict)
+    tau_ms: float = 10.0
 
     def summary(self) -> dict:
         """Everything but the arrays, as JSON values."""
@@ -281,13 +284,13 @@ def _finish(problem, data, train, outcome, settings, started, memory) -> FitResu
     config = model_config(model, data, settings.method, settings.precision)
     result = simulate(config)
     split = train.steps
-    train_score, test_score = _scores(problem, data, result, split)
+    train_score, test_score = _scores(problem, data, result, settings.test_fraction)
     spread = {name: float(np.std(best[:, j], ddof=1)) if len(best) > 1 else 0.0
               for j, name in enumerate(problem.space.names)}
     timings["total_s"] = time.perf_counter() - started
     return FitResult(_named(problem.space, values), {n: UNITS[n] for n in problem.space.names}, model, problem.metric,
                      train_score, test_score, spread, tuple(restarts), history, evaluations, steps, timings, config,
-                     result, data, split, memory)
+                     result, data, split, memory, problem.tau_ms)
 
 
 def model_config(model: LIFParams, data: Recording, method: str, precision: str) -> RunConfig:
@@ -300,23 +303,20 @@ def model_config(model: LIFParams, data: Recording, method: str, precision: str)
                      record=Record(variables=("u", "i_in"), neurons="all"))
 
 
-def _scores(problem: Problem, data: Recording, result, split: int) -> tuple[float, float]:
-    """The metric of the whole-recording run on the training part and on the held-out part."""
+def _scores(problem: Problem, data: Recording, result, test_fraction: float) -> tuple[float, float]:
+    """The metric of the whole-recording run on the training part and on the held-out part:
+    the run's trace and spikes cut where `Recording.split` cuts the data, by the same rule."""
     from .metrics import gamma_factor, van_rossum_distance, voltage_mse
 
-    dt = data.dt_ms
+    run = replace(data, voltage=result.traces["u"][:, 0].astype(float), spike_times_ms=result.spike_times_ms)
     out = []
-    for lo, hi in ((0, split), (split, data.steps)):
+    for model, part in zip(run.split(test_fraction), data.split(test_fraction)):
         if problem.metric == "mse":
-            out.append(float(voltage_mse(result.traces["u"][lo:hi, 0].astype(float), data.voltage[lo:hi])))
-            continue
-        model = result.spike_times_ms
-        model = model[(model >= lo * dt) & (model < hi * dt)] - lo * dt
-        part = data.spike_times_ms
-        part = part[(part >= lo * dt) & ((part < hi * dt) | (hi == data.steps))] - lo * dt
-        duration = (hi - lo) * dt
-        if problem.metric == "gamma":
-            out.append(float(gamma_factor(model, part, duration, problem.window_ms)))
+            out.append(float(voltage_mse(model.voltage, part.voltage)))
+        elif problem.metric == "gamma":
+            out.append(float(gamma_factor(model.spike_times_ms, part.spike_times_ms, part.duration_ms,
+                                          problem.window_ms)))
         else:
-            out.append(float(van_rossum_distance(model, part, problem.tau_ms, duration)))
+            out.append(float(van_rossum_distance(model.spike_times_ms, part.spike_times_ms, problem.tau_ms,
+                                                 part.duration_ms)))
     return out[0], out[1]

@@ -90,7 +90,7 @@ def _error_panel(ax, result, t):
         ax.set_ylabel("model − data (mV)")
         return
     method = METHOD_TABLE[result.config.method]
-    tau = 10.0
+    tau = result.tau_ms
     model = spike_trace(result.result.spike_times_ms, data.steps, data.dt_ms, tau, method)
     target = spike_trace(data.spike_times_ms, data.steps, data.dt_ms, tau, method)
     ax.plot(t, model - target, color="tab:purple", lw=0.7)
