@@ -609,7 +609,9 @@ class Runner:
         self.spike_neuron = np.empty(self.n_blocks * self.cap, np.int32)
         self.zero = setup.dtype(0)
         rc = setup.receptors
-        self.receptors = _Receptors(rc.decay, rc.s, rc.current)
+        self.coefficients = Coefficients(*_all_or_none_per_neuron(tuple(setup.coefficients), (setup.n_neurons,)))
+        self.receptors = _Receptors(*_all_or_none_per_neuron((rc.decay, rc.s, rc.current),
+                                                             (setup.n_receptors, setup.n_neurons)))
         size = self.block
         self.scratch = _Scratch(np.zeros((self.n_blocks, -(-size // 8)), np.uint64),
                                 np.zeros((self.n_blocks, size), setup.dtype),
@@ -644,6 +646,7 @@ class Runner:
         events = self._events(chunk)
         dense = self._dense(chunk)
         rec = self._recording(recording, steps)
+        current = _read_only(chunk.current)
         buf = _Buffers(self.spike_neuron, np.zeros((self.n_blocks, steps), np.int64),
                        np.zeros(self.n_blocks, np.int64), np.zeros(self.n_blocks, np.int64),
                        np.zeros(self.n_blocks, np.int64))
@@ -654,8 +657,8 @@ class Runner:
             reached, stop = 0, parts.first_stop()
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
                 reached = _run_chunk(
-                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, chunk.current, events, dense, pending,
-                    setup.network, setup.coefficients, self.receptors, self.receptors if setup.synaptic else None,
+                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, pending,
+                    setup.network, self.coefficients, self.receptors, self.receptors if setup.synaptic else None,
                     self.zero, reached, stop, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
                     self.parallel, self.positions, self.cuts, self.parallel_spikes)
                 if reached < stop:
@@ -737,6 +740,26 @@ class _Parts:
     def _stop(self, reached: int, length: int) -> int:
         length = max(self.granule, length // self.granule * self.granule)
         return min(self.steps, reached + length)
+
+
+def _all_or_none_per_neuron(values: tuple, shape: tuple) -> tuple:
+    """The values as they are when none is per neuron, else all of them per neuron (``shape``,
+    C-contiguous), so that any mix of per-neuron parameters runs one compiled kernel (a kernel
+    is compiled for each combination of scalars and arrays, seconds each) at the cost of
+    reading a few more arrays per step."""
+    shared = len(shape) - 1  # the dimensions of a value every neuron shares
+    if all(np.ndim(v) == shared for v in values):
+        return tuple(v if np.ndim(v) == 0 else _read_only(v) for v in values)
+    columns = [v if np.ndim(v) > shared else np.reshape(v, shape[:-1] + (1,)) for v in values]
+    return tuple(_read_only(np.ascontiguousarray(np.broadcast_to(v, shape))) for v in columns)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view: numba compiles a kernel apart for read-only and writable arrays, and
+    inputs come either way (frozen parameters, broadcast currents)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _block_size(n_neurons: int, threads: int, short_slices: bool) -> int:
