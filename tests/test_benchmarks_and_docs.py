@@ -25,6 +25,15 @@ def test_peer_script_runs_lifsim_rows_without_peers():
     assert out.count("| lifsim numba, 1 thread |") == 2 and "Case B: 100 neurons × 200 steps" in out
 
 
+def test_core_script_measures_both_loops(tmp_path):
+    out = run("benchmarks/cores.py", "--scale", "0.001", "--json", str(tmp_path / "cores.json"))
+    rows = re.findall(r"^\| (vector arithmetic|dependent scalar chain) \| [0-9.]+ \| [0-9.]+ \| ([0-9.]+)× \|$", out,
+                      flags=re.MULTILINE)
+    assert [name for name, _ in rows] == ["vector arithmetic", "dependent scalar chain"]
+    saved = json.loads((tmp_path / "cores.json").read_text())["rows"]
+    assert [round(r["speed_up"], 2) for r in saved] == [float(ratio) for _, ratio in rows]
+
+
 def test_engine_script_runs():
     out = run("benchmarks/engines.py", "--engines", "numpy,numba", "--neurons", "200", "--repeats", "1")
     rows = [line for line in out.splitlines() if line.startswith("| A |")]
