@@ -93,7 +93,7 @@ def add_poisson_jumps(streams, cdf, guide, jumps, out, width, workers):
     of the cdf scan for it from count ``c``."""
     groups = (out.shape[1] + width - 1) // width
     for w in prange(min(workers, groups)):
-        for g in range(w, groups, workers):  # dealt round: the short last group goes to the least loaded
+        for g in range(w, groups, workers):  # dealt in turn: the tasks differ by one group at most
             lo = g * width
             _poisson_jumps(streams[g], cdf, guide, jumps, out[:, lo:min(lo + width, out.shape[1])])
 
