@@ -12,9 +12,9 @@ networks are lifsim's built-in ``cuba`` and ``brunel`` and, for the peers,
 
 Speed: every run is a fresh process pinned with ``taskset``; each configuration runs once
 to warm its caches (Brian2's compiled code, numba's kernels), then the configurations take
-turns ``--repeats`` times; Brian2 also runs as a first run does ("compiling": its build folder
-emptied before each run, so the process includes compiling the C++ code) (so that a slow spell of the machine falls on all of them); the
-table shows medians. "loop" is the simulation alone (lifsim: input generation and the
+turns ``--repeats`` times (so that a slow spell of the machine falls on all of them); Brian2
+also runs as a first run does ("compiling": its build folder emptied before each run, so the
+process includes compiling the C++ code); the table shows medians. "loop" is the simulation alone (lifsim: input generation and the
 engine's loop; Brian2: the compiled binary's run; NEST: ``Simulate``); "process" the whole
 process from start to exit; peak RSS includes child processes.
 

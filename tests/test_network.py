@@ -225,6 +225,103 @@ def test_poisson_input_inverts_the_uniforms_of_a_stream_per_group_of_neurons(thr
     np.testing.assert_array_equal(counts, expected)
 
 
+def drawn_by_the_engine_config(*stimuli, seed=13):
+    """Two populations, A of two and a half groups of neurons and B of one, with the given stimuli."""
+    from lifsim.stimuli.poisson import NEURONS_PER_STREAM
+
+    a = Population("A", 2 * NEURONS_PER_STREAM + 500, lifsim.LIFParams(u_thresh=1e9),
+                   (Receptor("d", "delta"), Receptor("x", "exponential", 4.0)))
+    b = Population("B", 700, lifsim.LIFParams(u_thresh=1e9), (Receptor("d", "delta"),))
+    return lifsim.RunConfig(populations=(a, b), stimuli=stimuli, duration_ms=4.0, dt_ms=0.1, seed=seed,
+                            record=lifsim.Record(neurons="none"))
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_dense_jumps_drawn_by_the_engine_slice_by_slice_are_the_chunks(workers):
+    """Several Poisson inputs (windows, a zero rate, two receptors of one population), drawn
+    into a slice buffer a few steps at a time, give the jumps the chunks hold."""
+    from lifsim.simulation.simulate import input_generator
+    from lifsim.stimuli.event_loops import draw_dense, draw_dense_serial
+
+    config = drawn_by_the_engine_config(
+        lifsim.PoissonInput(15000.0, 0.5, population="A", receptor="d", start_ms=0.75, stop_ms=3.0),
+        lifsim.PoissonInput(4000.0, -2.0, population="A", receptor="x"),
+        lifsim.PoissonInput(0.0, 1.0, population="B"),
+        lifsim.PoissonInput(30000.0, 0.25, population="B", start_ms=2.0))
+    chunks = input_generator(config)
+    expected = np.concatenate([chunks.chunk(k0, min(k0 + 7, 40)).injection for k0 in range(0, 40, 7)])
+    generator = input_generator(config, engine_draws=True)
+    assert generator.draws_dense and generator.chunk(0, 7).injection is None
+    table = generator.chunk(0, 7).draws
+    assert table.source.size == 3 + 3 + 1  # groups of 1024 neurons per stimulus; none for the zero rate
+    buffer = np.full((5, expected.shape[1]), np.nan, np.float32)
+    buffer[:, config.n_neurons + 2548:] = 0.0  # B's second receptor slot (it has none): no group writes there
+    drawn = []
+    for k0 in range(0, 40, 5):
+        if workers == 1:
+            draw_dense_serial(table, k0, k0 + 5, buffer)
+        else:
+            draw_dense(table, k0, k0 + 5, buffer, workers)
+        drawn.append(buffer.copy())
+    np.testing.assert_array_equal(np.concatenate(drawn), expected)
+    a, b = expected[:, :2548], expected[:, 2548:config.n_neurons]
+    assert not a[:8].any() and a[8:30].any(axis=1).all() and not a[30:].any()  # the open window 0.75 < t < 3 ms
+    assert not b[:21].any() and b[21:].any()  # from 2 ms
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_slice_resumed_after_its_spike_buffers_grew_keeps_the_input_it_drew(threads, monkeypatch):
+    """No refractory period and a strong drive: most neurons fire in most steps, so the blocks'
+    spike buffers fill within the first slices, and those slices resume on the same draws."""
+    from lifsim.engines import numba_engine
+
+    config = lifsim.RunConfig(
+        populations=(Population("P", 3000, lifsim.LIFParams(tau_m=10.0, u_thresh=20.0, tau_rest=0.0),
+                                (Receptor("d", "delta"),)),),
+        projections=(Projection("P", "P", "fixed_indegree", k=5, weight=-1.0, delay_ms=1.0),),
+        stimuli=(lifsim.PoissonInput(20000.0, 30.0),), duration_ms=20.0, dt_ms=0.1, seed=2,
+        record=lifsim.Record(neurons="none"))
+    reference = lifsim.simulate(config.replace(engine="numpy"))
+    assert reference.spike_times_ms.size > 0.4 * 3000 * 200  # 4 spikes per neuron of a block fill its buffer
+    grown = []
+    original = numba_engine.Runner._grow_spike_buffers
+    monkeypatch.setattr(numba_engine.Runner, "_grow_spike_buffers",
+                        lambda self, buf: grown.append(self.cap) or original(self, buf))
+    monkeypatch.setattr(numba_engine, "MIN_PARALLEL_SLICE", 0)
+    assert_same(reference, lifsim.simulate(config.replace(engine="numba", threads=threads)))
+    assert grown
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+@pytest.mark.parametrize("tasks", [1, 2, 3, 5])
+def test_the_blocks_and_the_groups_drawn_ahead_are_cut_into_tasks_of_equal_cost(tasks):
+    from lifsim.engines.numba_engine import DRAW_COST, _share_work
+
+    groups = np.array([1024] * 12 + [212])  # Brunel's 12,500 neurons: blocks of 1,563, groups of 1,024
+    work_ptr, work = _share_work(8, 1563, 12_500, groups, tasks)
+    np.testing.assert_array_equal(work, np.arange(8 + 13))  # blocks first, then groups, each once
+    assert work_ptr[0] == 0 and work_ptr[-1] == 21 and np.all(np.diff(work_ptr) >= 0) and len(work_ptr) == tasks + 1
+    cost = np.concatenate([np.minimum(1563, 12_500 - 1563 * np.arange(8)), DRAW_COST * groups])
+    per_task = np.array([cost[a:b].sum() for a, b in zip(work_ptr[:-1], work_ptr[1:])])
+    assert np.all(np.abs(per_task - cost.sum() / tasks) <= cost.max())  # within one item of an equal share
+    if tasks == 2:
+        assert work_ptr[1] > 8  # the first task steps every block (and draws a few groups), the second draws
+
+
+def test_poisson_inputs_that_share_a_receptor_are_drawn_with_the_chunks():
+    from lifsim.simulation.simulate import input_generator
+
+    shared = drawn_by_the_engine_config(lifsim.PoissonInput(5000.0, 0.5, population="A"),
+                                        lifsim.PoissonInput(2000.0, 0.1))  # every neuron's first receptor again
+    assert not input_generator(shared, engine_draws=True).draws_dense
+    apart = drawn_by_the_engine_config(lifsim.PoissonInput(5000.0, 0.5, population="A"),
+                                       lifsim.PoissonInput(2000.0, 0.1, population="A", receptor="x"))
+    assert input_generator(apart, engine_draws=True).draws_dense
+    assert not input_generator(apart).draws_dense  # only when asked (an engine that draws them)
+
+
 def test_poisson_input_does_not_depend_on_chunking():
     config = lifsim.RunConfig(populations=(Population("P", 50, lifsim.LIFParams(u_thresh=1e9),
                                                       (Receptor("d", "delta"),)),),

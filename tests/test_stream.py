@@ -55,7 +55,7 @@ RUNS = {
         experiment_file.load("synaptic", engine=engine, neurons=5000, duration_ms=3000).config),
     "noise": lambda engine: experiment_file.load("noise", engine=engine, neurons=3000, duration_ms=3000).config,
     # a network: delayed spikes pending across segments, PoissonInput drawn on several streams
-    "brunel": lambda engine: experiment_file.load("brunel", engine=engine, order=1000, duration_ms=150).config,
+    "brunel": lambda engine: experiment_file.load("brunel", engine=engine, order=1000, duration_ms=200).config,
 }
 
 
@@ -81,7 +81,7 @@ def test_a_resumed_run_is_the_run_never_interrupted(run, engine, tmp_path):
 
 def test_a_resumed_run_on_tensorflow_is_the_run_never_interrupted(tmp_path):
     pytest.importorskip("tensorflow")
-    config = experiment_file.load("brunel", engine="tensorflow", order=100, duration_ms=1000).config
+    config = experiment_file.load("brunel", engine="tensorflow", order=200, duration_ms=1000).config
     check_resume(config, tmp_path / "stream", points=[1])
 
 

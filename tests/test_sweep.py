@@ -117,6 +117,24 @@ def test_each_member_of_a_batch_spikes_exactly_as_it_does_alone(experiment, axes
     assert together.spike_times_ms.size > 0
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_members_with_poisson_input_drawn_by_the_engine_spike_as_they_do_alone(threads, monkeypatch):
+    """Stacked, the members' Poisson inputs (two groups of neurons each, each member's own
+    streams) are drawn by the numba engine; alone, on numpy, from the chunks."""
+    numba_engine = pytest.importorskip("lifsim.engines.numba_engine")
+    monkeypatch.setattr(numba_engine, "MIN_PARALLEL_SLICE", 0)
+    configs = [lifsim.RunConfig(stimuli=(lifsim.PoissonInput(rate, 0.02),), n_neurons=1500, duration_ms=60.0,
+                                seed=seed, engine="numba", threads=threads, record=lifsim.Record(neurons="none"))
+               for rate, seed in ((8000.0, 1), (12000.0, 2), (16000.0, 3))]
+    together = lifsim.simulate(stack(configs))
+    for m, config in enumerate(configs):
+        alone = lifsim.simulate(config.replace(engine="numpy", threads=None))
+        mine = (together.spike_neurons >= 1500 * m) & (together.spike_neurons < 1500 * (m + 1))
+        np.testing.assert_array_equal(together.spike_times_ms[mine], alone.spike_times_ms)
+        np.testing.assert_array_equal(together.spike_neurons[mine] - 1500 * m, alone.spike_neurons)
+        assert alone.spike_times_ms.size > 1000
+
+
 def test_the_table_does_not_depend_on_the_batch_size(tmp_path):
     axes = ["stimulus.0.sd=0.5,1.0,1.5", "stimulus.0.mean=1,1.5"]
     one = sweep("noise", axes, trials=3, out=tmp_path / "one", batch_neurons=1, duration_ms=100.0)

@@ -12,6 +12,9 @@ An engine is a module with:
   the chunk's steps done so far about every `PROGRESS_INTERVAL_S` seconds of a long chunk
   (the numpy and numba engines; TensorFlow runs a chunk in one call). How a chunk is cut
   for these reports never changes a result.
+- optionally ``DRAWS_DENSE = True``: it draws a chunk's dense jumps itself when the chunk
+  says how (``InputChunk.draws``, `lifsim.stimuli.event_loops.draw_dense`), with the
+  numbers the chunk would otherwise hold.
 
 Each step, in this order and on every engine: the receptors take their input (the
 chunk's dense jumps, then its events in order, then the spikes delivered to this step),
@@ -68,6 +71,8 @@ class EngineSetup:
             (the smallest delay; any larger count is free without projections).
         slots: steps of pending input held (the largest delay plus the smallest).
         dense_input: whether chunks may carry dense jumps (``InputChunk.injection``).
+        dense_draws: whether chunks carry them as draws for the engine to make
+            (``InputChunk.draws``) instead; only for an engine whose ``DRAWS_DENSE`` is True.
         spike_input: whether chunks may carry input spikes (``InputChunk.events``).
     """
 
@@ -89,6 +94,7 @@ class EngineSetup:
     slots: int = 0
     dense_input: bool = False
     spike_input: bool = False
+    dense_draws: bool = False
 
     @property
     def n_receptors(self) -> int:

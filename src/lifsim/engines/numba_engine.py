@@ -8,8 +8,11 @@ own, with its state in cache and no barrier per step: without projections a slic
 the whole chunk; with them it is the smallest delay, after which the slice's spikes are
 delivered into the pending input (NEST's min-delay scheme). Delivery is split by target
 (each thread owns a range of ``slot·N + neuron``), and every target sums its input in the
-documented order, so the results do not depend on the number of threads. One thread
-runs serial copies of the parallel loops, which cost no thread launch per slice.
+documented order, so the results do not depend on the number of threads. The dense jumps
+of Poisson inputs are drawn here, a slice at a time (`lifsim.stimuli.event_loops`): on
+several threads the next slice's while the blocks step this one, the stepping on the
+first threads, the drawing on the last (`_share_work`). One thread runs serial copies of
+the parallel loops, which cost no thread launch per slice.
 Kernels are cached on disk: a second process does not compile again.
 """
 
@@ -30,6 +33,8 @@ from ..neuron.rule import METHOD_TABLE, Coefficients, make_rules
 from ..neuron.state import LIFState
 from ..recording import ChunkRecording
 from ..stimuli import InputChunk, SynapticEvents
+from ..stimuli.generator import DenseDraws
+from ..stimuli.event_loops import draw_dense, draw_dense_serial, draw_group
 from . import ChunkSpikes, EngineSetup, no_options
 
 #: Neurons per parallel block, at most: the block's state stays in the core's L1/L2 cache.
@@ -48,6 +53,12 @@ SHORT_SLICE = 16
 #: Initial spike buffer per block, in blocks' worth of neurons (a block needs room for one full step).
 INITIAL_SPIKES_PER_NEURON = 4
 RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
+#: What drawing one Poisson input's jump costs, in neuron-steps of stepping (Brunel, one thread:
+#: 2.7 ns against 1.5 ns), to share a slice's stepping and the next slice's draws among threads.
+DRAW_COST = 1.8
+#: Draws the dense jumps of a run's Poisson inputs itself, a slice at a time, so that they are
+#: still in cache when the neurons take them (`lifsim.engines`).
+DRAWS_DENSE = True
 
 # OpenMP's worker threads wait for the next parallel region spinning, then sleeping. A network
 # starts two regions per slice, a few hundred microseconds apart, and waking a sleeping thread
@@ -317,11 +328,12 @@ def _summed_current(i_syn, current, i, zero):
 
 
 @njit
-def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero,
-               first, end, k0, slots, rec, spike_neuron, per_step, count, scratch):
+def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc,
+               stepped, zero, first, end, k0, slots, rec, spike_neuron, per_step, count, scratch):
     """Steps ``first .. end-1`` of the block ``[lo, hi)``; stops early when its spike buffer
     could overflow. ``u``, ``ref``, ``c`` are the block's; ``i_syn`` and ``pending`` whole;
-    ``stepped`` is ``rc`` when the receptors are stepped, else None.
+    ``stepped`` is ``rc`` when the receptors are stepped, else None; row 0 of ``dense``
+    is step ``dense_first``.
 
     The neurons that spike are appended, step after step, after the ``count`` already in
     the buffer, and ``per_step[k]`` counts those of step ``k``. Returns the step reached
@@ -340,11 +352,11 @@ def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dens
             return k, count
         i_ext = current[k if current.shape[0] > 1 else 0][lo:hi]
         row = rec.row[k]
-        show = row >= 0 and rec.bits & 1
+        show = row >= 0 and rec.bits & 1 and rec.bounds[b] < rec.bounds[b + 1]  # a block with a recorded neuron
         if stepped is not None:
             if dense is not None:
                 for j in range(injected.shape[0]):
-                    injected[j, :n] = dense[k, j * n_total + lo:j * n_total + hi]
+                    injected[j, :n] = dense[k - dense_first, j * n_total + lo:j * n_total + hi]
             if events is not None:
                 _inject(events, k * n_blocks + b, n_total, lo, injected)
             _receptors(i_syn, _stimulus_input(injected, events, dense, pending), pending, (k0 + k) % max(slots, 1),
@@ -377,8 +389,8 @@ def _run_block(method, b, n_blocks, lo, hi, u, ref, i_syn, current, events, dens
 
 
 @njit(inline="always")
-def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0, slots,
-           rec, neuron, per_step, count, reached, scratch):
+def _block(b, method, block, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc, stepped, zero, end,
+           k0, slots, rec, neuron, per_step, count, reached, scratch):
     """Block ``b`` up to step ``end`` (or until its spike buffer is full)."""
     n_blocks = reached.shape[0]
     cap = neuron.shape[0] // n_blocks
@@ -386,26 +398,91 @@ def _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, 
     hi = min(u.shape[0], lo + block)
     if reached[b] < end:
         reached[b], count[b] = _run_block(
-            method, b, n_blocks, lo, hi, u[lo:hi], ref[lo:hi], i_syn, current, events, dense, pending,
+            method, b, n_blocks, lo, hi, u[lo:hi], ref[lo:hi], i_syn, current, events, dense, dense_first, pending,
             _block_coefficients(c, lo, hi), rc, stepped, zero, reached[b], end, k0, slots, rec,
             neuron[b * cap:(b + 1) * cap], per_step[b], count[b], scratch)
 
 
 # The buffers' arrays are passed one by one: writes through a tuple's arrays are lost in a prange loop.
 @njit(inline="always")
-def _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
-                   slots, rec, neuron, per_step, count, reached, scratch):
+def _blocks_serial(method, block, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc, stepped, zero,
+                   end, k0, slots, rec, neuron, per_step, count, reached, scratch):
     for b in range(reached.shape[0]):
-        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
-               slots, rec, neuron, per_step, count, reached, scratch)
+        _block(b, method, block, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc, stepped, zero,
+               end, k0, slots, rec, neuron, per_step, count, reached, scratch)
 
 
 @njit(parallel=True, cache=True)
-def _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
-                     slots, rec, neuron, per_step, count, reached, scratch):
-    for b in prange(reached.shape[0]):
-        _block(b, method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end, k0,
-               slots, rec, neuron, per_step, count, reached, scratch)
+def _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc, stepped, zero,
+                     end, k0, slots, rec, neuron, per_step, count, reached, scratch, work_ptr, work, draws, k_lo, k_hi,
+                     ahead):
+    """Every block up to step ``end`` and, meanwhile, the next slice's dense jumps (the
+    steps ``[k_lo, k_hi)`` of ``draws``, into ``ahead``), in one parallel region: task ``t``
+    does the items ``work[work_ptr[t]:work_ptr[t + 1]]``, each a block ``b < n_blocks`` or
+    the group ``b - n_blocks`` (`_share_work`)."""
+    n_blocks = reached.shape[0]
+    for t in prange(work_ptr.shape[0] - 1):
+        for w in range(work_ptr[t], work_ptr[t + 1]):
+            item = work[w]
+            if item < n_blocks:
+                _block(item, method, block, u, ref, i_syn, current, events, dense, dense_first, pending, c, rc,
+                       stepped, zero, end, k0, slots, rec, neuron, per_step, count, reached, scratch)
+            else:
+                _draw_into(draws, item - n_blocks, k_lo, k_hi, ahead)
+
+
+def _draw_into(draws, g, k_lo, k_hi, ahead):
+    """`lifsim.stimuli.event_loops.draw_group` into ``ahead``; nothing when it is None (a run
+    without dense jumps has no groups to draw)."""
+
+
+@overload(_draw_into, inline="always")
+def _draw_into_overload(draws, g, k_lo, k_hi, ahead):
+    if isinstance(ahead, types.NoneType):
+        return lambda draws, g, k_lo, k_hi, ahead: None
+    return lambda draws, g, k_lo, k_hi, ahead: draw_group(draws, g, k_lo, k_hi, ahead)
+
+
+def _buffers(dense, held):
+    """The input buffer a slice reads (``dense[held]``) and the one the next slice is drawn
+    into (the other of two; the same one when there is one), or None twice."""
+
+
+@overload(_buffers, inline="always")
+def _buffers_overload(dense, held):
+    if isinstance(dense, types.NoneType):
+        return lambda dense, held: (None, None)
+    return lambda dense, held: (dense[held], dense[(1 - held) % dense.shape[0]])
+
+
+def _slice_drawn(draws, drawn, dense, k0, start, end, steps, slice_steps, parallel, threads):
+    """For the slice ``[start, end)`` of a chunk: which buffer of ``dense`` holds its input,
+    and the steps ``[k_lo, k_hi)`` of the next slice to draw while its blocks run (none if
+    empty). Without draws (an empty table) the chunk's own jumps, ``dense[0]``. A slice
+    not drawn yet (the first of a call) is drawn now; one already drawn (ahead, or before
+    its spike buffers grew) is not drawn again."""
+
+
+@overload(_slice_drawn, inline="always")
+def _slice_drawn_overload(draws, drawn, dense, k0, start, end, steps, slice_steps, parallel, threads):
+    if isinstance(dense, types.NoneType):
+        return lambda draws, drawn, dense, k0, start, end, steps, slice_steps, parallel, threads: (0, 0, 0)
+
+    def slice_drawn(draws, drawn, dense, k0, start, end, steps, slice_steps, parallel, threads):
+        if draws.source.shape[0] == 0:
+            return 0, 0, 0
+        held = 0 if drawn[0] == k0 + start else 1 if drawn[1] == k0 + start else -1
+        if held < 0:
+            held = 0
+            if parallel:
+                draw_dense(draws, k0 + start, k0 + end, dense[0], threads)
+            else:
+                draw_dense_serial(draws, k0 + start, k0 + end, dense[0])
+            drawn[0] = k0 + start
+        if parallel and end < steps and drawn[1 - held] != k0 + end:
+            return held, k0 + end, k0 + min(end + slice_steps, steps)
+        return held, 0, 0
+    return slice_drawn
 
 
 # ---------------------------------------------------------------- spike delivery
@@ -515,24 +592,40 @@ def _share_cuts(indptr, targets, width, shares):
 
 
 @njit(nogil=True, cache=True)
-def _run_chunk(method, block, u, ref, i_syn, current, events, dense, pending, net, c, rc, stepped, zero, first,
-               steps, slice_steps, k0, slots, rec, buf, scratch, parallel, positions, cuts, parallel_spikes):
+def _run_chunk(method, block, u, ref, i_syn, current, events, dense, draws, drawn, pending, net, c, rc, stepped, zero,
+               first, steps, slice_steps, k0, slots, rec, buf, scratch, parallel, threads, work, positions, cuts,
+               parallel_spikes):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
     then (in a network) the slice's spikes are delivered, split by target into as many
     shares as ``positions`` has rows (``cuts``: `_share_cuts`) when the slice has at least
     ``parallel_spikes`` spikes.
+
+    ``dense`` is None without dense jumps; else shape (buffers, steps, R·N): the chunk's
+    jumps (one buffer) when ``draws`` (a `lifsim.stimuli.generator.DenseDraws`) has no
+    groups, else two slices of jumps drawn here, ``drawn[i]`` the first step of the one in
+    buffer ``i`` (`_slice_drawn`); in parallel runs the next slice of the chunk is drawn
+    while the blocks run this one (`_blocks_parallel`). ``work`` holds two ways of sharing
+    the items among the threads (`_share_work`): the blocks alone, and the blocks with the
+    groups to draw. (One type with and without draws: each kernel is compiled once.)
     Returns the step reached: less than ``steps`` when a block's spike buffer filled up
     (grow the buffers and call again). Releases the GIL, so that the next chunk's input can
     be drawn meanwhile."""
     start = first
     while start < steps:
         end = min(start + slice_steps, steps)
+        held, k_lo, k_hi = _slice_drawn(draws, drawn, dense, k0, start, end, steps, slice_steps, parallel, threads)
+        this, ahead = _buffers(dense, held)
+        first_row = start if draws.source.shape[0] else 0  # row 0 of a drawn slice is its first step
         if parallel:
-            _blocks_parallel(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end,
-                             k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch)
+            ptr, items = (work[2], work[3]) if k_lo < k_hi else (work[0], work[1])
+            _blocks_parallel(method, block, u, ref, i_syn, current, events, this, first_row, pending, c, rc, stepped,
+                             zero, end, k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch, ptr,
+                             items, draws, k_lo, k_hi, ahead)
+            if k_lo < k_hi:
+                drawn[1 - held] = k_lo
         else:
-            _blocks_serial(method, block, u, ref, i_syn, current, events, dense, pending, c, rc, stepped, zero, end,
-                           k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch)
+            _blocks_serial(method, block, u, ref, i_syn, current, events, this, first_row, pending, c, rc, stepped,
+                           zero, end, k0, slots, rec, buf.neuron, buf.per_step, buf.count, buf.reached, scratch)
         if buf.reached.min() < end:
             return start
         if net is not None:
@@ -624,6 +717,12 @@ class Runner:
                      else _share_cuts(net.indptr, net.targets, setup.n_receptors * setup.n_neurons, shares))
         synapses = 0 if setup.network is None else setup.network.targets.size
         self.parallel_spikes = MIN_PARALLEL_DELIVERY * setup.n_neurons / synapses if synapses else np.inf
+        # two slices of dense jumps, drawn as the blocks go (`InputChunk.draws`)
+        self.slice_input = (np.zeros((2, slice_steps, setup.n_receptors * setup.n_neurons), setup.dtype)
+                            if setup.dense_draws else None)
+        self.drawn = np.full(2, -1, np.int64)
+        self.no_draws = _no_draws(setup.dtype)
+        self.work = None
         self._warm_up()
 
     def _warm_up(self):
@@ -632,7 +731,8 @@ class Runner:
         setup = self.setup
         state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype, setup.n_receptors, setup.slots)
         empty = np.zeros(0, np.int64)
-        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None)
+        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None,
+                           draws=_no_draws(setup.dtype) if setup.dense_draws else None)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
     def advance(self, state: LIFState, chunk, recording, progress=None) -> tuple[LIFState, ChunkSpikes]:
@@ -644,7 +744,7 @@ class Runner:
         u, ref, i_syn = state.u.copy(), state.ref.copy(), state.i_syn.copy()
         pending = None if state.pending is None else state.pending.copy()
         events = self._events(chunk)
-        dense = self._dense(chunk)
+        dense, draws = (self._dense(chunk), self.no_draws) if chunk.draws is None else (self.slice_input, chunk.draws)
         rec = self._recording(recording, steps)
         current = _read_only(chunk.current)
         buf = _Buffers(self.spike_neuron, np.zeros((self.n_blocks, steps), np.int64),
@@ -657,10 +757,11 @@ class Runner:
             reached, stop = 0, parts.first_stop()
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
                 reached = _run_chunk(
-                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, pending,
-                    setup.network, self.coefficients, self.receptors, self.receptors if setup.synaptic else None,
-                    self.zero, reached, stop, setup.slice_steps, chunk.k0, setup.slots, rec, buf, self.scratch,
-                    self.parallel, self.positions, self.cuts, self.parallel_spikes)
+                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, draws,
+                    self.drawn, pending, setup.network, self.coefficients, self.receptors,
+                    self.receptors if setup.synaptic else None, self.zero, reached, stop, setup.slice_steps, chunk.k0,
+                    setup.slots, rec, buf, self.scratch, self.parallel, self.threads, self._work(draws),
+                    self.positions, self.cuts, self.parallel_spikes)
                 if reached < stop:
                     buf = self._grow_spike_buffers(buf)
                 elif reached >= steps:
@@ -671,6 +772,16 @@ class Runner:
         finally:
             numba.set_num_threads(previous)
         return LIFState(u, ref, i_syn, pending), spikes
+
+    def _work(self, draws) -> tuple:
+        """The threads' tasks of `_blocks_parallel` (`_share_work`): the blocks alone, then
+        with the groups of ``draws`` (made once for a run's draws)."""
+        groups = draws.source.size
+        if self.work is None or self.work[0] != groups:
+            alone, drawing = (_share_work(self.n_blocks, self.block, self.setup.n_neurons, sizes, self.threads)
+                              for sizes in (np.zeros(0), np.diff(draws.columns, axis=1)[:, 0]))
+            self.work = (groups, alone + drawing)
+        return self.work[1]
 
     def _events(self, chunk):
         """The chunk's input spikes bucketed by (step, block); None without spike stimuli. A run
@@ -684,13 +795,14 @@ class Runner:
                               self.n_blocks, self.block)
 
     def _dense(self, chunk):
-        """The chunk's dense jumps (zeros when its stimuli are off), or None without dense stimuli."""
+        """The chunk's dense jumps (zeros when its stimuli are off) as one buffer, shape
+        (1, steps, R·N), or None without dense stimuli."""
         setup = self.setup
         if not (setup.synaptic and setup.dense_input):
             return None
         if chunk.injection is None:
-            return np.zeros((chunk.steps, setup.n_receptors * setup.n_neurons), setup.dtype)
-        return chunk.injection
+            return np.zeros((1, chunk.steps, setup.n_receptors * setup.n_neurons), setup.dtype)
+        return chunk.injection[np.newaxis]
 
     def _recording(self, recording, steps) -> _Recording:
         row = np.full(steps, -1, np.int64)
@@ -768,6 +880,26 @@ def _block_size(n_neurons: int, threads: int, short_slices: bool) -> int:
     blocks = threads if short_slices else -(-n_neurons // BLOCK)
     blocks = -(-blocks // threads) * threads if blocks > 1 else 1
     return -(-n_neurons // blocks)
+
+
+def _share_work(n_blocks: int, block: int, n_neurons: int, group_sizes: np.ndarray, tasks: int):
+    """The blocks (items ``0 .. n_blocks-1``) then the groups of draws (items ``n_blocks + g``)
+    cut into ``tasks`` runs of about equal cost (a drawn jump costing `DRAW_COST` neuron-steps),
+    as ``(work_ptr, work)``: task ``t`` does ``work[work_ptr[t]:work_ptr[t + 1]]``. Cut in this
+    order, the first tasks step the neurons while the last draw: on two threads sharing a
+    core's vector units, the stepping (vector arithmetic) runs beside the drawing (a chain
+    of scalar steps), which a second thread speeds up."""
+    sizes = np.minimum(block, n_neurons - block * np.arange(n_blocks))
+    cost = np.concatenate([sizes, DRAW_COST * group_sizes]).astype(float)
+    middle = np.cumsum(cost) - cost / 2
+    task = np.minimum((middle * tasks / max(cost.sum(), 1e-300)).astype(np.int64), tasks - 1)
+    return np.searchsorted(task, np.arange(tasks + 1)).astype(np.int64), np.arange(cost.size, dtype=np.int64)
+
+
+def _no_draws(dtype) -> DenseDraws:
+    """A table of no groups, of the types of a run's (for the warm-up)."""
+    return DenseDraws([np.random.default_rng(0)], np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
+                      np.zeros((1, 2), np.int64), np.ones((1, 1)), np.zeros((1, 1), np.int64), np.zeros((1, 1), dtype))
 
 
 def _no_events(dtype) -> SynapticEvents:

@@ -79,6 +79,9 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
         network = build(config.projections, layout, config.dt_ms, config.seed)
         timings["build_s"] = time.perf_counter() - tick
     rec_neurons = config.record.neuron_indices(config.n_neurons)
+    # drawn ahead, the input has one thread of its own beside the engine's
+    generator = input_generator(config, receptors.charge, 1 if run_plan.input_ahead else None,
+                                engine_draws=getattr(engine, "DRAWS_DENSE", False))
     setup = engines.EngineSetup(
         n_neurons=config.n_neurons, method=config.method, coefficients=coef, receptors=receptors,
         dtype=config.dtype, synaptic=_synaptic(config, state, network), threads=_engine_threads(config, run_plan),
@@ -87,12 +90,10 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
         recorded=config.record.variables if rec_neurons.size else (), recorded_neurons=rec_neurons.size,
         network=None if network is None else network.tables, slice_steps=run_plan.slice_steps,
         slots=run_plan.slots, dense_input=any(s.sends == "dense" for s in config.stimuli),
-        spike_input=any(s.sends == "spikes" for s in config.stimuli))
+        spike_input=any(s.sends == "spikes" for s in config.stimuli), dense_draws=generator.draws_dense)
     tick = time.perf_counter()
     runner = engine.start(setup)
     timings["setup_s"] = time.perf_counter() - tick
-    # drawn ahead, the input has one thread of its own beside the engine's
-    generator = input_generator(config, receptors.charge, 1 if run_plan.input_ahead else None)
     traces = {v: np.empty((config.record.samples(config.steps), rec_neurons.size), config.dtype)
               for v in config.record.variables}
     offset = METHOD_TABLE[config.method].spike_offset_steps
@@ -121,7 +122,7 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
             spikes.append(((chunk_spikes.step + offset) * config.dt_ms, chunk_spikes.neuron))
             if chunk.input_spikes is not None:
                 input_spikes.append(chunk.input_spikes)
-            segment.add(k1, chunk_spikes, chunk.input_spikes, traces, state, memory)
+            segment.add(k1, chunk_spikes, chunk.input_spikes, traces, state, memory())
             if report is None:
                 bar.update(k1 - k0)
             else:
@@ -168,17 +169,19 @@ def _non_finite(variable: str, neuron: int, step: int, value, config: RunConfig)
 
 def _input_chunks(generator: InputGenerator, first: int, steps: int, chunk_steps: int, ahead: bool,
                   checkpoints: bool):
-    """The run's input from step ``first``, chunk by chunk, each with the generator's
-    checkpoint just after it was drawn (when ``checkpoints``, else None); with ``ahead``,
-    each next chunk is drawn on a thread of its own while the engine runs the current one
-    (the chunks are the same either way)."""
+    """The run's input from step ``first``, chunk by chunk, each with a function that gives
+    the generator's checkpoint once the chunk is drawn (when ``checkpoints``, else None):
+    called after the engine has run the chunk, which may draw part of it
+    (``InputChunk.draws``). With ``ahead``, each next chunk is drawn on a thread of its own
+    while the engine runs the current one (the chunks are the same either way), and the
+    checkpoint is taken between two chunks, while the generator is idle."""
     bounds = [(k0, min(k0 + chunk_steps, steps)) for k0 in range(first, steps, chunk_steps)]
     if not bounds:
         return
     memory = generator.checkpoint if checkpoints else lambda: None
     if not ahead:
         for k0, k1 in bounds:
-            yield generator.chunk(k0, k1), memory()
+            yield generator.chunk(k0, k1), memory
         return
     with ThreadPoolExecutor(1, thread_name_prefix="lifsim-input") as pool:
         upcoming = pool.submit(generator.chunk, *bounds[0])
@@ -187,7 +190,7 @@ def _input_chunks(generator: InputGenerator, first: int, steps: int, chunk_steps
             saved = memory()  # the generator is idle: between two chunks
             if following is not None:
                 upcoming = pool.submit(generator.chunk, *following)
-            yield chunk, saved
+            yield chunk, lambda saved=saved: saved
 
 
 class _Segment:
@@ -226,15 +229,17 @@ def _committed_output(committed: Committed, traces: dict, offset: int, dt_ms: fl
     return spikes, [] if committed.input_spikes is None else [InputSpikes(*committed.input_spikes)]
 
 
-def input_generator(config: RunConfig, charge=None, threads: int | None = None) -> InputGenerator:
+def input_generator(config: RunConfig, charge=None, threads: int | None = None,
+                    engine_draws: bool = False) -> InputGenerator:
     """The run's input generator (``charge``: the receptors' jump per mA·ms, computed if not
-    given; ``threads``: those it may draw on, by default the run's). Its numbers do not
+    given; ``threads``: those it may draw on, by default the run's; ``engine_draws``: leave
+    the dense jumps to an engine that draws them, `InputGenerator`). Its numbers do not
     depend on the threads."""
     if charge is None:
         charge = receptor_coefficients(config.layout, config.dt_ms, config.method, config.precision).charge
     return InputGenerator(config.stimuli, config.placements, config.n_neurons, len(config.layout.receptors),
                           config.dt_ms, charge, config.dtype, config.seed, config.record.input_spikes,
-                          threads or config.threads or available_cores())
+                          threads or config.threads or available_cores(), engine_draws=engine_draws)
 
 
 def _engine_threads(config: RunConfig, run_plan) -> int | None:

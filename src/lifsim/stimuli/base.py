@@ -119,10 +119,30 @@ class SpikeDrive(NamedTuple):
     memory: DriveMemory = NO_MEMORY
 
 
+class PoissonDraws(NamedTuple):
+    """How a dense drive draws its jumps, for an engine to draw them itself, inside its own
+    loop, with the same numbers (`lifsim.stimuli.event_loops.draw_dense`): each group of
+    ``width`` of its ``size`` neurons (the last group may be smaller) draws from its stream
+    (a numpy ``Generator``) one uniform per neuron and step of ``window`` (absolute steps
+    ``[start, stop)``), row after row, inverted with ``cdf`` and ``guide``
+    (`lifsim.stimuli.poisson.guide_table`) to a count ``n`` whose jump is ``jumps[n]``
+    (float64, the receptor's unit)."""
+
+    streams: list
+    width: int
+    size: int
+    cdf: np.ndarray
+    guide: np.ndarray
+    jumps: np.ndarray
+    window: tuple[int, int]
+
+
 class DenseDrive(NamedTuple):
     active: object  # (k0, k1) -> whether it sends anything in steps [k0, k1)
     add: object  # (k0, k1, out) -> adds its summed jumps (receptor's unit) to out, shape (k1-k0, n)
     memory: DriveMemory = NO_MEMORY
+    # what it draws, as (first neuron, PoissonDraws) pieces; None: only `add` makes its jumps
+    draws: tuple | None = None
 
 
 class Stimulus(Protocol):

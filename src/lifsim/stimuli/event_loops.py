@@ -2,7 +2,9 @@
 
 Kept apart so that numba is imported only by runs that use them. The random numbers are
 numpy's: drawn by numpy in `lifsim.stimuli.poisson`, or, for `PoissonInput`, by its numpy
-generators called from compiled code (the same numbers, in the same order).
+generators called from compiled code (the same numbers, in the same order): for a chunk
+(`add_poisson_jumps`), or a few steps at a time by the numba engine (`draw_dense`,
+`draw_group`), which draws a slice's jumps just before, or while, its neurons take them.
 """
 
 from __future__ import annotations
@@ -96,6 +98,39 @@ def add_poisson_jumps(streams, cdf, guide, jumps, out, width, workers):
         for g in range(w, groups, workers):  # dealt in turn: the tasks differ by one group at most
             lo = g * width
             _poisson_jumps(streams[g], cdf, guide, jumps, out[:, lo:min(lo + width, out.shape[1])])
+
+
+@njit(inline="always")
+def draw_group(table, g, k_lo, k_hi, out):
+    """Group ``g`` of a `lifsim.stimuli.generator.DenseDraws` table for the absolute steps
+    ``[k_lo, k_hi)``: its columns of ``out``'s first ``k_hi - k_lo`` rows set to zero, then
+    the rows in its stimulus's window given their jumps (`_poisson_jumps`)."""
+    lo, hi = table.columns[g, 0], table.columns[g, 1]
+    source = table.source[g]
+    part = out[:k_hi - k_lo, lo:hi]
+    part[:] = 0
+    first = min(max(table.window[source, 0], k_lo), k_hi) - k_lo
+    last = max(min(table.window[source, 1], k_hi) - k_lo, first)
+    _poisson_jumps(table.streams[g], table.cdf[source], table.guide[source], table.jumps[source], part[first:last])
+
+
+@njit(inline="always")
+def draw_dense_serial(table, k_lo, k_hi, out):
+    """A run's dense jumps of steps ``[k_lo, k_hi)`` into the first rows of ``out`` (steps ×
+    ``slot·N + neuron``; the columns of no group are left as they are), group after group:
+    the numbers of `lifsim.stimuli.generator.InputGenerator.chunk`, as `add_poisson_jumps`
+    draws them."""
+    for g in range(table.source.shape[0]):
+        draw_group(table, g, k_lo, k_hi, out)
+
+
+@njit(parallel=True, cache=True)
+def draw_dense(table, k_lo, k_hi, out, workers):
+    """`draw_dense_serial` with the groups dealt in turn to ``workers`` parallel tasks."""
+    groups = table.source.shape[0]
+    for w in prange(min(workers, groups)):
+        for g in range(w, groups, workers):  # dealt in turn: the tasks differ by one group at most
+            draw_group(table, g, k_lo, k_hi, out)
 
 
 def add_poisson_jumps_on(threads: int, streams: list, *args) -> None:

@@ -52,13 +52,33 @@ class InputSpikes(NamedTuple):
     source: np.ndarray
 
 
+class DenseDraws(NamedTuple):
+    """A run's dense jumps as groups of columns that an engine draws itself, slice by slice
+    (`lifsim.stimuli.event_loops.draw_dense`), with the numbers `InputGenerator.chunk`
+    would put in ``InputChunk.injection``. Group ``g`` fills the columns
+    ``columns[g, 0]:columns[g, 1]`` (``slot·N + neuron``) from ``streams[g]`` with the
+    count table (``cdf``, ``guide``), ``jumps`` (run's precision) and ``window`` (absolute
+    steps ``[start, stop)``) of its stimulus, row ``source[g]`` of those tables; no two
+    groups share a column. ``cdf`` rows are padded with 1, ``jumps`` rows with 0."""
+
+    streams: list
+    columns: np.ndarray
+    source: np.ndarray
+    window: np.ndarray
+    cdf: np.ndarray
+    guide: np.ndarray
+    jumps: np.ndarray
+
+
 @dataclass(frozen=True)
 class InputChunk:
     """Input for steps ``[k0, k0 + steps)``.
 
     ``current`` has shape (steps, N) when the run's current varies in time, else (1, N), in
     the run's precision, mA. ``events`` is None when the run has no spike input;
-    ``injection`` (steps, R·N) holds the dense jumps of Poisson counts, or None.
+    ``injection`` (steps, R·N) holds the dense jumps of Poisson counts, or None; ``draws``
+    (`DenseDraws`), when not None, says how the engine draws them instead (then there is
+    no ``injection``).
     """
 
     k0: int
@@ -67,10 +87,13 @@ class InputChunk:
     events: SynapticEvents | None
     input_spikes: InputSpikes | None = None
     injection: np.ndarray | None = None
+    draws: DenseDraws | None = None
 
     def dense_injection(self, n_targets: int) -> np.ndarray:
         """Every receptor's summed input of each step, shape (steps, R·N): the dense jumps,
         then the events added in their order."""
+        if self.draws is not None:
+            raise ValueError("this chunk's dense jumps are drawn by the engine (InputChunk.draws)")
         if self.injection is not None:
             dense = self.injection.copy()
         else:
@@ -87,7 +110,10 @@ class InputGenerator:
     ``placements`` say where each stimulus acts; ``charge`` (float64, shape (R,) or (R, N))
     is each receptor slot's jump per mA·ms of charge (`lifsim.synapses.receptor`);
     ``threads`` bounds the threads a stimulus may draw on; ``streams`` numbers each
-    stimulus's random stream (default: its position).
+    stimulus's random stream (default: its position). With ``engine_draws``, chunks leave
+    the dense jumps to the engine (``InputChunk.draws``) when every dense stimulus can say
+    how it draws them (`lifsim.stimuli.base.PoissonDraws`) and no two reach the same
+    receptor of a neuron; `draws_dense` says whether they do.
     """
 
     stimuli: tuple
@@ -101,7 +127,9 @@ class InputGenerator:
     record_input_spikes: bool = False
     threads: int = 1
     streams: tuple | None = None
+    engine_draws: bool = False
     _drives: list = field(init=False, repr=False)
+    _draws: DenseDraws | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self):
         streams = range(len(self.stimuli)) if self.streams is None else self.streams
@@ -110,6 +138,8 @@ class InputGenerator:
                                   self.threads), stimulus_rng(self.seed, i))
             for i, stimulus, place in zip(streams, self.stimuli, self.placements, strict=True)
         ]
+        if self.engine_draws:
+            self._draws = self._dense_draws()
 
     def alone(self, index: int) -> "InputGenerator":
         """A fresh generator of stimulus ``index`` alone, drawing what it draws in the whole run."""
@@ -152,7 +182,7 @@ class InputGenerator:
     def chunk(self, k0: int, k1: int) -> InputChunk:
         current = self._current(k0, k1)
         events, spikes = self._events(k0, k1) if self.has_spikes else (None, None)
-        return InputChunk(k0, k1 - k0, current, events, spikes, self._injection(k0, k1))
+        return InputChunk(k0, k1 - k0, current, events, spikes, self._injection(k0, k1), self._draws)
 
     def _parts(self, kind):
         return [(drive, place) for drive, place in zip(self._drives, self.placements) if isinstance(drive, kind)]
@@ -171,10 +201,44 @@ class InputGenerator:
         rows = k1 - k0 if self.time_varying else 1
         return np.ascontiguousarray(np.broadcast_to(total, (rows, self.n_neurons)), dtype=self.dtype)
 
+    @property
+    def draws_dense(self) -> bool:
+        """Whether its chunks leave the dense jumps to the engine (``InputChunk.draws``)."""
+        return self._draws is not None
+
+    def _dense_draws(self) -> DenseDraws | None:
+        """The dense stimuli as one table of groups, or None if one cannot be drawn by an
+        engine or two reach the same column (each sum would then need its order)."""
+        parts = self._parts(DenseDrive)
+        if not parts or any(drive.draws is None for drive, _ in parts):
+            return None
+        pieces = [(place.slot * self.n_neurons + place.lo + first, draws)
+                  for drive, place in parts for first, draws in drive.draws
+                  if draws.window[0] < draws.window[1]]  # one that never draws adds nothing either
+        if not pieces:
+            return None
+        columns, source, streams = [], [], []
+        for piece, (first, draws) in enumerate(pieces):
+            for g, stream in enumerate(draws.streams):
+                columns.append((first + g * draws.width, first + min((g + 1) * draws.width, draws.size)))
+                source.append(piece)
+                streams.append(stream)
+        columns = np.array(columns, np.int64).reshape(-1, 2)
+        by_start = columns[np.argsort(columns[:, 0], kind="stable")]
+        if np.any(by_start[1:, 0] < by_start[:-1, 1]):
+            return None
+        draws = [d for _, d in pieces]
+        with np.errstate(over="ignore"):  # as `add` casts them: a jump beyond the precision stops the run
+            jumps = _padded([d.jumps for d in draws], 0.0).astype(self.dtype)
+        return DenseDraws(streams, columns, np.array(source, np.int64),
+                          np.array([d.window for d in draws], np.int64), _padded([d.cdf for d in draws], 1.0),
+                          np.stack([d.guide for d in draws]), jumps)
+
     def _injection(self, k0, k1):
-        """The dense jumps of the chunk, summed over the dense stimuli in order; None without any."""
+        """The dense jumps of the chunk, summed over the dense stimuli in order; None without
+        any, or when the engine draws them."""
         parts = [(drive, place) for drive, place in self._parts(DenseDrive) if drive.active(k0, k1)]
-        if not parts:
+        if not parts or self._draws is not None:
             return None
         total = np.zeros((k1 - k0, self.n_receptors * self.n_neurons), self.dtype)
         for drive, place in parts:
@@ -207,6 +271,12 @@ class InputGenerator:
         charge = self.charge[slot, neuron] if self.charge.ndim == 2 else self.charge[slot]
         with np.errstate(over="ignore"):
             return (weight * (q * charge)).astype(self.dtype)
+
+
+def _padded(rows: list, value: float) -> np.ndarray:
+    """The 1-d arrays as the rows of one array, each padded at its end with ``value``."""
+    length = max(row.size for row in rows)
+    return np.stack([np.pad(row, (0, length - row.size), constant_values=value) for row in rows])
 
 
 def _joined(arrays):

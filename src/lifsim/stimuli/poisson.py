@@ -23,7 +23,7 @@ from ..errors import (
     require_range,
 )
 from .base import (
-    NO_MEMORY, DenseDrive, DriveMemory, SpikeDrive, StimulusDefaults, Target, active_rows, check_window,
+    NO_MEMORY, DenseDrive, DriveMemory, PoissonDraws, SpikeDrive, StimulusDefaults, Target, active_rows, check_window,
     generator_memory, window_steps,
 )
 
@@ -294,10 +294,12 @@ class PoissonInput(StimulusDefaults):
             add_poisson_jumps_on(target.threads, streams, cdf, guide, jumps.astype(out.dtype), out[lo:hi],
                                  NEURONS_PER_STREAM)
 
-        return DenseDrive(active, add, generator_memory(*streams))
+        drawn = window if self.rate_hz > 0.0 else (0, 0)
+        draws = PoissonDraws(streams, NEURONS_PER_STREAM, target.n_neurons, cdf, guide, jumps, drawn)
+        return DenseDrive(active, add, generator_memory(*streams), ((0, draws),))
 
     def elements_per_step(self) -> float:
-        return 2.0  # a uniform, and the summed jump
+        return 1.0  # the summed jump (its uniform is inverted as it is drawn, never held)
 
     def serial_elements_per_step(self) -> float:
         return 0.0  # groups of neurons are drawn on the run's threads

@@ -142,7 +142,9 @@ def _dense_drive(drives, offsets, memory) -> DenseDrive:
             if d.active(k0, k1):
                 d.add(k0, k1, out[:, offsets[m]:offsets[m + 1]])
 
-    return DenseDrive(active, add, memory)
+    pieces = None if any(d.draws is None for d in drives) else tuple(
+        (offsets[m] + first, draws) for m, d in enumerate(drives) for first, draws in d.draws)
+    return DenseDrive(active, add, memory, pieces)
 
 
 def _spike_drive(drives, offsets, memory) -> SpikeDrive:
