@@ -54,6 +54,11 @@ RUNS = {
     "synaptic-events": lambda engine: event_poisson(
         experiment_file.load("synaptic", engine=engine, neurons=5000, duration_ms=3000).config),
     "noise": lambda engine: experiment_file.load("noise", engine=engine, neurons=3000, duration_ms=3000).config,
+    # Poisson input beside noise: the noise is drawn ahead on a thread of its own, and the
+    # Poisson input with it (not by the engine), so that each checkpoint holds both as they were
+    "noise-poisson-input": lambda engine: experiment_file.load("noise", engine=engine, neurons=3000,
+                                                               duration_ms=3000).config.replace(
+        stimuli=(lifsim.NoiseCurrent(1.0, 0.5), lifsim.PoissonInput(2000.0, 0.01)), threads=2),
     # a network: delayed spikes pending across segments, PoissonInput drawn on several streams
     "brunel": lambda engine: experiment_file.load("brunel", engine=engine, order=1000, duration_ms=200).config,
 }

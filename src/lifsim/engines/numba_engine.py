@@ -731,8 +731,7 @@ class Runner:
         setup = self.setup
         state = LIFState.resting(setup.n_neurons, 0.0, setup.dtype, setup.n_receptors, setup.slots)
         empty = np.zeros(0, np.int64)
-        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None,
-                           draws=_no_draws(setup.dtype) if setup.dense_draws else None)
+        chunk = InputChunk(0, 0, np.zeros((1, setup.n_neurons), setup.dtype), None)
         self.advance(state, chunk, ChunkRecording(empty, empty, {}))
 
     def advance(self, state: LIFState, chunk, recording, progress=None) -> tuple[LIFState, ChunkSpikes]:
@@ -897,7 +896,8 @@ def _share_work(n_blocks: int, block: int, n_neurons: int, group_sizes: np.ndarr
 
 
 def _no_draws(dtype) -> DenseDraws:
-    """A table of no groups, of the types of a run's (for the warm-up)."""
+    """A table of no groups, with the types of a run's: runs without draws pass it, so that
+    the kernels are the same with and without."""
     return DenseDraws([np.random.default_rng(0)], np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
                       np.zeros((1, 2), np.int64), np.ones((1, 1)), np.zeros((1, 1), np.int64), np.zeros((1, 1), dtype))
 

@@ -79,9 +79,10 @@ def simulate(config: RunConfig | None = None, *, progress: bool = False, memory_
         network = build(config.projections, layout, config.dt_ms, config.seed)
         timings["build_s"] = time.perf_counter() - tick
     rec_neurons = config.record.neuron_indices(config.n_neurons)
-    # drawn ahead, the input has one thread of its own beside the engine's
+    # drawn ahead, the input has one thread of its own beside the engine's, and all of it is
+    # drawn there: a checkpoint taken between two chunks then holds every stream as it is
     generator = input_generator(config, receptors.charge, 1 if run_plan.input_ahead else None,
-                                engine_draws=getattr(engine, "DRAWS_DENSE", False))
+                                engine_draws=getattr(engine, "DRAWS_DENSE", False) and not run_plan.input_ahead)
     setup = engines.EngineSetup(
         n_neurons=config.n_neurons, method=config.method, coefficients=coef, receptors=receptors,
         dtype=config.dtype, synaptic=_synaptic(config, state, network), threads=_engine_threads(config, run_plan),
