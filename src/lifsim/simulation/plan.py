@@ -77,6 +77,8 @@ def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int 
     n_rec = rec.count(n)
     chunk = min(steps_per_chunk, steps)
     load = sum(s.elements_per_step() for s in config.stimuli)
+    # dense jumps are held for every receptor slot: the chunk's, and two slices an engine may draw into
+    dense_buffers = 3 if any(s.sends == "dense" for s in config.stimuli) else 0
     dt_s = config.dt_ms * 1e-3
     n_ref_min = int(np.min(refractory_steps(config.layout.model.tau_rest, config.dt_ms)))
     rate_hz = min(1.0 / ((n_ref_min + 1) * dt_s), SPIKE_RATE_CEILING_HZ)
@@ -85,8 +87,8 @@ def estimate_memory(config, steps_per_chunk: int, slots: int, input_chunks: int 
               + spikes * min(1.0, FIGURE_RASTER_NEURONS / n) + config.duration_ms) * FIGURE_BYTES_PER_POINT
     return {
         "state": n * (2 * item + 4 + 8 * 8) + receptors * n * item * (1 + slots),
-        "inputs": input_chunks * chunk * n * (8 * (1 + load) + 2 * item) + sum(s.setup_bytes(n)
-                                                                              for s in config.stimuli),
+        "inputs": input_chunks * chunk * n * (8 * (1 + load) + 2 * item) + dense_buffers * chunk * n * receptors * item
+                  + sum(s.setup_bytes(n) for s in config.stimuli),
         "traces": rec.samples(steps) * n_rec * item * len(rec.variables),
         "spikes": int(BYTES_PER_SPIKE * spikes),
         "connectivity": connectivity_bytes(config),
