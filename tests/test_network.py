@@ -256,7 +256,7 @@ def test_dense_jumps_drawn_by_the_engine_slice_by_slice_are_the_chunks(workers):
     table = generator.chunk(0, 7).draws
     assert table.source.size == 3 + 3 + 1  # groups of 1024 neurons per stimulus; none for the zero rate
     buffer = np.full((5, expected.shape[1]), np.nan, np.float32)
-    buffer[:, config.n_neurons + 2548:] = 0.0  # B's second receptor slot (it has none): no group writes there
+    buffer[:, config.n_neurons + 2548:] = 0.0  # B has no receptor x: no group writes these columns
     drawn = []
     for k0 in range(0, 40, 5):
         if workers == 1:
@@ -284,7 +284,7 @@ def test_a_slice_resumed_after_its_spike_buffers_grew_keeps_the_input_it_drew(th
         stimuli=(lifsim.PoissonInput(20000.0, 30.0),), duration_ms=20.0, dt_ms=0.1, seed=2,
         record=lifsim.Record(neurons="none"))
     reference = lifsim.simulate(config.replace(engine="numpy"))
-    assert reference.spike_times_ms.size > 0.4 * 3000 * 200  # 4 spikes per neuron of a block fill its buffer
+    assert reference.spike_times_ms.size > 0.4 * 3000 * 200  # a block's buffer starts with room for 4 per neuron
     grown = []
     original = numba_engine.Runner._grow_spike_buffers
     monkeypatch.setattr(numba_engine.Runner, "_grow_spike_buffers",

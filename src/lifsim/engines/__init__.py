@@ -28,6 +28,9 @@ costs nothing until it is asked for.
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,3 +134,25 @@ def no_options(engine: str, options: tuple) -> None:
     """Refuse engine options for an engine that takes none."""
     if options:
         raise ParameterError(f"engine {engine!r} takes no options (got {dict(options)})")
+
+
+@contextmanager
+def interrupt_after_call():
+    """Hold Ctrl-C until a compiled kernel's call returns, then raise KeyboardInterrupt.
+
+    numba's dispatcher types some arguments (a list of numpy generators) with Python code;
+    a KeyboardInterrupt raised there comes out as a SystemError, or crashes the process.
+    Only in the main thread, and only while Python's own SIGINT handler is installed.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

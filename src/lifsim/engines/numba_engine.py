@@ -755,12 +755,13 @@ class Runner:
             parts = _Parts(steps, setup.slice_steps if setup.network is not None else 1, setup.n_neurons, progress)
             reached, stop = 0, parts.first_stop()
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
-                reached = _run_chunk(
-                    METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, draws,
-                    self.drawn, pending, setup.network, self.coefficients, self.receptors,
-                    self.receptors if setup.synaptic else None, self.zero, reached, stop, setup.slice_steps, chunk.k0,
-                    setup.slots, rec, buf, self.scratch, self.parallel, self.threads, self._work(draws),
-                    self.positions, self.cuts, self.parallel_spikes)
+                with engines.interrupt_after_call():
+                    reached = _run_chunk(
+                        METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, draws,
+                        self.drawn, pending, setup.network, self.coefficients, self.receptors,
+                        self.receptors if setup.synaptic else None, self.zero, reached, stop, setup.slice_steps,
+                        chunk.k0, setup.slots, rec, buf, self.scratch, self.parallel, self.threads, self._work(draws),
+                        self.positions, self.cuts, self.parallel_spikes)
                 if reached < stop:
                     buf = self._grow_spike_buffers(buf)
                 elif reached >= steps:

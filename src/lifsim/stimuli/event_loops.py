@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit, prange
 from numba.core.errors import NumbaPendingDeprecationWarning
 
+from ..engines import interrupt_after_call
+
 
 @njit(cache=True)
 def by_step(step, synapse, start, end):
@@ -139,7 +141,7 @@ def add_poisson_jumps_on(threads: int, streams: list, *args) -> None:
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(threads)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), interrupt_after_call():
             # a list of generators is passed as numba's reflected list (its typed list would be
             # compiled anew in every process); numba only warns that this may change one day
             warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
