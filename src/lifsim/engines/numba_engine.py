@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import njit, prange, types
+from numba.core.errors import NumbaPendingDeprecationWarning
 from numba.extending import overload
 
 from .. import engines
@@ -755,7 +757,9 @@ class Runner:
             parts = _Parts(steps, setup.slice_steps if setup.network is not None else 1, setup.n_neurons, progress)
             reached, stop = 0, parts.first_stop()
             while True:  # once at least, so that a warm-up with no steps compiles the kernel
-                with engines.interrupt_after_call():
+                with engines.interrupt_after_call(), warnings.catch_warnings():
+                    # the generators are passed as numba's reflected list (see `lifsim.stimuli.event_loops`)
+                    warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
                     reached = _run_chunk(
                         METHOD_TABLE[setup.method].code, self.block, u, ref, i_syn, current, events, dense, draws,
                         self.drawn, pending, setup.network, self.coefficients, self.receptors,
