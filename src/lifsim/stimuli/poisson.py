@@ -240,9 +240,10 @@ class PoissonInput(StimulusDefaults):
     drawn from Poisson(``rate_hz·dt·1e-3``) by inversion of one uniform number (from a
     stream per group of 1024 neurons, so that groups are drawn in parallel, on numba's
     threads); each spike adds ``weight`` in the receptor's unit (mA for an exponential
-    receptor, mV for a delta one). The per-step mean may exceed 1 (``rate·dt`` is not limited as with per-synapse
-    draws): 20 kHz at dt = 0.1 ms gives 2 spikes per step on average. Equivalent to many
-    independent Poisson sources of equal weight (Brian2's ``PoissonInput``).
+    receptor, mV for a delta one). The per-step mean may exceed 1 (``rate·dt`` is not
+    limited as with per-synapse draws): 20 kHz at dt = 0.1 ms gives 2 spikes per step on
+    average. Equivalent to many independent Poisson sources of equal weight (Brian2's
+    ``PoissonInput``).
 
     Attributes:
         rate_hz: total rate of the train into each neuron, Hz.
