@@ -310,6 +310,65 @@ def test_the_blocks_and_the_groups_drawn_ahead_are_cut_into_tasks_of_equal_cost(
         assert work_ptr[1] > 8  # the first task steps every block (and draws a few groups), the second draws
 
 
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+@pytest.mark.parametrize("shares", [2, 3, 5])
+def test_delivery_shared_among_threads_adds_what_one_thread_adds(shares):
+    from lifsim.engines.numba_engine import _deliver_part, _shares
+    from lifsim.network.connect import build
+
+    config = random_network("numba")
+    network = build(config.projections, config.layout, config.dt_ms, config.seed)
+    tables, width = network.tables, len(config.layout.receptors) * config.n_neurons
+    cuts, reach = _shares(tables, width, shares)
+    share_of = np.empty(tables.targets.size, np.int64)  # the share each synapse is delivered by
+    for row in range(tables.indptr.size - 1):
+        lo, hi = tables.indptr[row], tables.indptr[row + 1]
+        starts = np.concatenate([[0], cuts[row], [hi - lo]])
+        assert np.all(np.diff(starts) >= 0)
+        share_of[lo:hi] = np.repeat(np.arange(shares), np.diff(starts))
+    for s in range(shares - 1):  # each share is a range of targets, in order
+        assert tables.targets[share_of == s].max(initial=0) <= tables.targets[share_of > s].min()
+    for p in range(tables.source_lo.size):
+        rows = tables.row_offset[p] + np.array([0, tables.source_hi[p] - tables.source_lo[p]])
+        owned = share_of[tables.indptr[rows[0]]:tables.indptr[rows[1]]]
+        np.testing.assert_array_equal(reach[p], [np.any(owned == s) for s in range(shares)])
+    assert not reach.all()  # some projection has no target in some share: its rows are skipped there
+
+    rng = np.random.default_rng(1)
+    sources = rng.integers(0, config.n_neurons, 400).astype(np.int32)
+    slots = network.max_delay + 1
+    bases = rng.integers(0, slots, 400)
+    alone = np.zeros((slots, width), np.float32)
+    _deliver_part(0, cuts[:, :0], reach, tables, alone, sources, bases, slots)
+    shared = np.zeros_like(alone)
+    for part in range(shares):
+        _deliver_part(part, cuts, reach, tables, shared, sources, bases, slots)
+    assert np.count_nonzero(alone) > 5000
+    np.testing.assert_array_equal(shared, alone)  # every target summed in the same order
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+def test_delivery_shares_cost_alike_where_rows_cost_as_well_as_synapses():
+    from lifsim.engines.numba_engine import SEGMENT_COST, _shares
+    from lifsim.network.connect import build
+
+    pops = (Population("E", 800, DELTA, (Receptor("d", "delta"),)), Population("I", 200, DELTA, (Receptor("d", "delta"),)))
+    projections = tuple(Projection(a, b, "fixed_indegree", k=k, weight=0.1, delay_ms=1.5)
+                        for a, k in (("E", 400), ("I", 100)) for b in ("E", "I"))  # rows of 400 and 100
+    config = lifsim.RunConfig(populations=pops, projections=projections, duration_ms=1.0, dt_ms=0.1)
+    tables = build(projections, config.layout, config.dt_ms, 0).tables
+    cuts, reach = _shares(tables, 1000, 2)
+    rows = np.diff(tables.indptr)
+    sizes = np.diff(np.column_stack([np.zeros_like(rows), cuts, rows]), axis=1)
+    cost = sizes.sum(axis=0) + SEGMENT_COST * (sizes > 0).sum(axis=0)
+    assert abs(cost[0] - cost[1]) < 0.02 * cost.sum()
+    # a spike starts one row in the first share (into E below the cut x), two in the second (into
+    # E above it, into I): alike where x/800·400 + C = (800 - x)/800·400 + 100 + 2·C, C the cost
+    # of a row, so the first share holds x/2 = (500 + C)/2 of a source's 500 synapses, no row into I
+    assert abs(sizes[:, 0].sum() / sizes.sum() - (500 + SEGMENT_COST) / 1000) < 0.02
+    np.testing.assert_array_equal(reach, [[True, True], [False, True], [True, True], [False, True]])
+
+
 def test_poisson_inputs_that_share_a_receptor_are_drawn_with_the_chunks():
     from lifsim.simulation.simulate import input_generator
 

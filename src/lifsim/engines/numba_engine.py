@@ -7,8 +7,9 @@ independent until their spikes arrive, so a block runs a whole *slice* of steps 
 own, with its state in cache and no barrier per step: without projections a slice is
 the whole chunk; with them it is the smallest delay, after which the slice's spikes are
 delivered into the pending input (NEST's min-delay scheme). Delivery is split by target
-(each thread owns a range of ``slot·N + neuron``), and every target sums its input in the
-documented order, so the results do not depend on the number of threads. The dense jumps
+(each thread owns a range of ``slot·N + neuron``, the ranges of about equal cost), and every
+target sums its input in the documented order, so the results do not depend on the number
+of threads; it asks the CPU for the next spikes' synapses ahead (prefetch). The dense jumps
 of Poisson inputs are drawn here, a slice at a time (`lifsim.stimuli.event_loops`): on
 several threads the next slice's while the blocks step this one, the stepping on the
 first threads, the drawing on the last (`_share_work`). One thread runs serial copies of
@@ -25,9 +26,11 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.core.errors import NumbaPendingDeprecationWarning
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from .. import engines
 from ..errors import ParameterError
@@ -58,6 +61,14 @@ RECORD_BITS = {"u": 1, "i_syn": 2, "i_in": 4}
 #: What drawing one Poisson input's jump costs, in neuron-steps of stepping (Brunel, one thread:
 #: 2.7 ns against 1.5 ns), to share a slice's stepping and the next slice's draws among threads.
 DRAW_COST = 1.8
+#: What starting a row of synapses costs in delivery, in synapses delivered: where the row
+#: starts and its first targets are cache misses. Used to share the targets among threads by
+#: cost (`_share_bounds`); with this value Brunel's two shares take the same time here.
+SEGMENT_COST = 250
+#: Delivery asks for the synapses of the spike this many spikes ahead (and for the start of
+#: its rows twice as far ahead), and for this many of its first synapses (`_deliver_part`).
+PREFETCH_SPIKES = 4
+PREFETCH_SYNAPSES = 32
 #: Draws the dense jumps of a run's Poisson inputs itself, a slice at a time, so that they are
 #: still in cache when the neurons take them (`lifsim.engines`).
 DRAWS_DENSE = True
@@ -509,19 +520,34 @@ def _ring_slot(slot, slots):
 
 
 @njit(inline="always")
-def _send(net, pending, source, base, slots, part, cuts):
+def _segment(net, row, part, cuts):
+    """The synapses ``[lo, hi)`` of ``row`` whose targets lie in share ``part`` (`_share_cuts`)."""
+    lo, hi = net.indptr[row], net.indptr[row + 1]
+    if part > 0:
+        lo = net.indptr[row] + cuts[row, part - 1]
+    if part < cuts.shape[1]:
+        hi = net.indptr[row] + cuts[row, part]
+    return lo, hi
+
+
+@njit(inline="always")
+def _reaches(cuts, reach, p, part):
+    """Whether projection ``p`` has targets in share ``part`` (one share: always)."""
+    return cuts.shape[1] == 0 or reach[p, part]
+
+
+@njit(inline="always")
+def _send(net, pending, source, base, slots, part, cuts, reach):
     """The synapses of one spike whose targets lie in share ``part`` of the targets, projection
     after projection: ``pending[(base + delay) % slots, target] += weight``. ``cuts[row]``
-    holds where each share but the first starts in a row (`_share_cuts`; no column: one share)."""
+    holds where each share but the first starts in a row, ``reach`` which projections have
+    targets in each share (`_share_cuts`; no column: one share)."""
     population = net.population_of[source]
     for o in range(net.by_population[population], net.by_population[population + 1]):
         p = net.order[o]
-        row = net.row_offset[p] + source - net.source_lo[p]
-        lo, hi = net.indptr[row], net.indptr[row + 1]
-        if part > 0:
-            lo = net.indptr[row] + cuts[row, part - 1]
-        if part < cuts.shape[1]:
-            hi = net.indptr[row] + cuts[row, part]
+        if not _reaches(cuts, reach, p, part):
+            continue
+        lo, hi = _segment(net, net.row_offset[p] + source - net.source_lo[p], part, cuts)
         # local views and a loop per weight kind: the stores into ``pending`` could alias the
         # tables as far as the compiler knows, so nothing is re-read per synapse
         targets = net.targets[lo:hi]
@@ -547,45 +573,109 @@ def _send(net, pending, source, base, slots, part, cuts):
                     target_row[targets[s]] += weight
 
 
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to bring the cache line of ``array[index]`` (a 1-d array) closer; a hint,
+    which neither faults nor changes any result."""
+    if not (isinstance(array, types.Array) and array.ndim == 1 and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        byte_pointer = ir.IntType(8).as_pointer()
+        int32 = ir.IntType(32)
+        hint = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]), "llvm.prefetch.p0i8")
+        # a read, kept in every cache level, of data
+        builder.call(hint, [builder.bitcast(builder.gep(data, [args[1]]), byte_pointer), int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
+
+
 @njit(inline="always")
-def _deliver_part(part, cuts, net, pending, buf, start, end, k0, slots, position):
-    """Deliver the spikes of steps ``[start, end)`` to the targets of share ``part`` (of
-    ``cuts.shape[1] + 1``), spike after spike in (step, neuron) order; ``position`` is this
-    share's scratch (one per block)."""
+def _prefetch_rows(net, source, part, cuts, reach):
+    """First stage of fetching a spike's synapses ahead: where its rows start (`_deliver_part`)."""
+    population = net.population_of[source]
+    for o in range(net.by_population[population], net.by_population[population + 1]):
+        p = net.order[o]
+        if _reaches(cuts, reach, p, part):
+            row = net.row_offset[p] + source - net.source_lo[p]
+            _prefetch(net.indptr, row)
+            if part > 0:
+                _prefetch(cuts[row], part - 1)
+
+
+@njit(inline="always")
+def _prefetch_synapses(net, source, part, cuts, reach):
+    """Second stage: the first cache lines of its targets (and weights and delays, per synapse)."""
+    population = net.population_of[source]
+    for o in range(net.by_population[population], net.by_population[population + 1]):
+        p = net.order[o]
+        if _reaches(cuts, reach, p, part):
+            lo, hi = _segment(net, net.row_offset[p] + source - net.source_lo[p], part, cuts)
+            for at in range(lo, min(hi, lo + PREFETCH_SYNAPSES), 16):
+                _prefetch(net.targets, at)
+                if net.weight_varies[p]:
+                    _prefetch(net.weights, net.weight_shift[p] + at)
+                if net.delay_varies[p]:
+                    _prefetch(net.delays, net.delay_shift[p] + at)
+
+
+@njit(inline="always")
+def _deliver_part(part, cuts, reach, net, pending, sources, bases, slots):
+    """Deliver the spikes ``sources`` (sent at ring slots ``bases``, in order) to the targets
+    of share ``part`` (of ``cuts.shape[1] + 1``). A spike's rows lie anywhere in the tables,
+    so the CPU is told ahead where the next spikes' synapses are, in two stages (a row's
+    start must be read before its synapses can be asked for)."""
+    n = sources.shape[0]
+    for i in range(n):
+        if i + 2 * PREFETCH_SPIKES < n:
+            _prefetch_rows(net, sources[i + 2 * PREFETCH_SPIKES], part, cuts, reach)
+        if i + PREFETCH_SPIKES < n:
+            _prefetch_synapses(net, sources[i + PREFETCH_SPIKES], part, cuts, reach)
+        _send(net, pending, sources[i], bases[i], slots, part, cuts, reach)
+
+
+@njit(inline="always")
+def _slice_spikes(buf, start, end, k0, slots, total):
+    """The ``total`` spikes of steps ``[start, end)``, in (step, neuron) order, with the ring
+    slot of their step."""
     n_blocks = buf.reached.shape[0]
     cap = buf.neuron.shape[0] // n_blocks
-    position[:] = buf.delivered
+    sources = np.empty(total, np.int32)
+    bases = np.empty(total, np.int64)
+    position = buf.delivered.copy()
+    m = 0
     for k in range(start, end):
         base = (k0 + k) % slots
         for b in range(n_blocks):
             at = b * cap + position[b]
             for j in range(buf.per_step[b, k]):
-                _send(net, pending, buf.neuron[at + j], base, slots, part, cuts)
+                sources[m] = buf.neuron[at + j]
+                bases[m] = base
+                m += 1
             position[b] += buf.per_step[b, k]
-
-
-@njit(inline="always")
-def _deliver_serial(net, pending, buf, start, end, k0, slots, positions):
-    _deliver_part(0, np.zeros((0, 0), np.int32), net, pending, buf, start, end, k0, slots, positions[0])
+    return sources, bases
 
 
 @njit(parallel=True, cache=True)
-def _deliver_parallel(net, pending, buf, start, end, k0, slots, positions, cuts):
-    for part in prange(positions.shape[0]):
-        _deliver_part(part, cuts, net, pending, buf, start, end, k0, slots, positions[part])
+def _deliver_parallel(net, pending, sources, bases, slots, cuts, reach):
+    for part in prange(reach.shape[1]):
+        _deliver_part(part, cuts, reach, net, pending, sources, bases, slots)
 
 
 @njit(cache=True)
-def _share_cuts(indptr, targets, width, shares):
+def _share_cuts(indptr, targets, bounds):
     """Where each share of the targets but the first starts in every row, from the row's
-    start: share ``p`` holds the targets in ``[p·width // shares, (p+1)·width // shares)``
-    (rows are sorted). Found once per run, so that delivery does not search a row (a chain
-    of cache misses) for every spike."""
+    start: share ``p`` holds the targets in ``[bounds[p], bounds[p + 1])`` (rows are sorted).
+    Found once per run, so that delivery does not search a row (a chain of cache misses)
+    for every spike."""
+    shares = bounds.shape[0] - 1
     cuts = np.empty((indptr.shape[0] - 1, shares - 1), np.int32)
     for row in range(indptr.shape[0] - 1):
         lo, hi = indptr[row], indptr[row + 1]
         for p in range(1, shares):
-            lo = _lower_bound(targets, lo, hi, p * width // shares)
+            lo = _lower_bound(targets, lo, hi, bounds[p])
             cuts[row, p - 1] = lo - indptr[row]
     return cuts
 
@@ -595,11 +685,11 @@ def _share_cuts(indptr, targets, width, shares):
 
 @njit(nogil=True, cache=True)
 def _run_chunk(method, block, u, ref, i_syn, current, events, dense, draws, drawn, pending, net, c, rc, stepped, zero,
-               first, steps, slice_steps, k0, slots, rec, buf, scratch, parallel, threads, work, positions, cuts,
+               first, steps, slice_steps, k0, slots, rec, buf, scratch, parallel, threads, work, cuts, reach,
                parallel_spikes):
     """Steps ``first .. steps-1`` of a chunk, slice by slice: every block runs the slice,
     then (in a network) the slice's spikes are delivered, split by target into as many
-    shares as ``positions`` has rows (``cuts``: `_share_cuts`) when the slice has at least
+    shares as ``reach`` has columns (`_share_cuts`) when the slice has at least
     ``parallel_spikes`` spikes.
 
     ``dense`` is None without dense jumps; else shape (buffers, steps, R·N): the chunk's
@@ -632,10 +722,11 @@ def _run_chunk(method, block, u, ref, i_syn, current, events, dense, draws, draw
             return start
         if net is not None:
             sent = buf.per_step[:, start:end].sum()
-            if positions.shape[0] > 1 and sent >= parallel_spikes:
-                _deliver_parallel(net, pending, buf, start, end, k0, slots, positions, cuts)
+            sources, bases = _slice_spikes(buf, start, end, k0, slots, sent)
+            if reach.shape[1] > 1 and sent >= parallel_spikes:
+                _deliver_parallel(net, pending, sources, bases, slots, cuts, reach)
             else:
-                _deliver_serial(net, pending, buf, start, end, k0, slots, positions)
+                _deliver_part(0, cuts[:, :0], reach, net, pending, sources, bases, slots)
             for b in range(buf.reached.shape[0]):
                 buf.delivered[b] += buf.per_step[b, start:end].sum()
         start = end
@@ -713,10 +804,7 @@ class Runner:
                                 np.zeros((self.n_blocks, setup.n_receptors, size), setup.dtype),
                                 np.zeros((self.n_blocks, size), setup.dtype))
         shares = self.threads if setup.network is not None else 1
-        self.positions = np.zeros((shares, self.n_blocks), np.int64)
-        net = setup.network
-        self.cuts = (np.zeros((0, 0), np.int32) if shares == 1
-                     else _share_cuts(net.indptr, net.targets, setup.n_receptors * setup.n_neurons, shares))
+        self.cuts, self.reach = _shares(setup.network, setup.n_receptors * setup.n_neurons, shares)
         synapses = 0 if setup.network is None else setup.network.targets.size
         self.parallel_spikes = MIN_PARALLEL_DELIVERY * setup.n_neurons / synapses if synapses else np.inf
         # two slices of dense jumps, drawn as the blocks go (`InputChunk.draws`)
@@ -765,7 +853,7 @@ class Runner:
                         self.drawn, pending, setup.network, self.coefficients, self.receptors,
                         self.receptors if setup.synaptic else None, self.zero, reached, stop, setup.slice_steps,
                         chunk.k0, setup.slots, rec, buf, self.scratch, self.parallel, self.threads, self._work(draws),
-                        self.positions, self.cuts, self.parallel_spikes)
+                        self.cuts, self.reach, self.parallel_spikes)
                 if reached < stop:
                     buf = self._grow_spike_buffers(buf)
                 elif reached >= steps:
@@ -898,6 +986,65 @@ def _share_work(n_blocks: int, block: int, n_neurons: int, group_sizes: np.ndarr
     middle = np.cumsum(cost) - cost / 2
     task = np.minimum((middle * tasks / max(cost.sum(), 1e-300)).astype(np.int64), tasks - 1)
     return np.searchsorted(task, np.arange(tasks + 1)).astype(np.int64), np.arange(cost.size, dtype=np.int64)
+
+
+def _shares(network, width: int, shares: int) -> tuple:
+    """How delivery splits the targets ``[0, width)`` among ``shares`` threads: ``cuts``, where
+    each share but the first starts in every row (`_share_cuts`), and ``reach``, whether
+    projection ``p`` has any synapse in share ``s`` (shape (projections, shares)). One share
+    (or no network): no cuts."""
+    if network is None:
+        return np.zeros((0, 0), np.int32), np.ones((0, 1), np.bool_)
+    if shares == 1:
+        return np.zeros((network.indptr.size - 1, 0), np.int32), np.ones((network.source_lo.size, 1), np.bool_)
+    indptr = network.indptr
+    cuts = _share_cuts(indptr, network.targets, _share_bounds(indptr, network.targets, width, shares))
+    lengths = np.diff(indptr)
+    sizes = np.diff(np.column_stack([np.zeros_like(lengths), cuts, lengths]), axis=1)
+    reach = np.zeros((network.source_lo.size, shares), np.bool_)
+    for p in range(network.source_lo.size):
+        rows = slice(network.row_offset[p], network.row_offset[p] + network.source_hi[p] - network.source_lo[p])
+        reach[p] = (sizes[rows] > 0).any(axis=0)
+    return cuts, reach
+
+
+def _share_bounds(indptr: np.ndarray, targets: np.ndarray, width: int, shares: int) -> np.ndarray:
+    """Bounds ``0 = b[0] <= ... <= b[shares] = width`` of target ranges of about equal delivery
+    cost, every source firing alike: the synapses into a range, plus `SEGMENT_COST` for each row
+    with a target in it (taken as the rows whose first target lies below its end and whose
+    last does not lie below its start). The least largest cost, by bisection."""
+    below = np.concatenate([[0], np.cumsum(_count_targets(targets, width))])  # synapses with a target < x
+    filled = np.diff(indptr) > 0
+    firsts = np.sort(targets[indptr[:-1][filled]])
+    lasts = np.sort(targets[indptr[1:][filled] - 1])
+
+    def cost(a: int, b: int) -> float:
+        rows = np.searchsorted(firsts, b) - np.searchsorted(lasts, a)
+        return float(below[b] - below[a] + SEGMENT_COST * rows)
+
+    def split(most: float) -> list:
+        bounds = [0]
+        for _ in range(shares - 1):
+            lo, hi = bounds[-1], width  # the last b with cost(a, b) <= most lies in [lo, hi]
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if cost(bounds[-1], mid) <= most else (lo, mid - 1)
+            bounds.append(lo)
+        return bounds + [width]
+
+    low, high = 0.0, cost(0, width)
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (low, middle) if cost(split(middle)[-2], width) <= middle else (middle, high)
+    return np.array(split(high), np.int64)
+
+
+@njit(cache=True)
+def _count_targets(targets, width):
+    counts = np.zeros(width, np.int64)
+    for t in targets:
+        counts[t] += 1
+    return counts
 
 
 def _no_draws(dtype) -> DenseDraws:
