@@ -271,6 +271,36 @@ def test_dense_jumps_drawn_by_the_engine_slice_by_slice_are_the_chunks(workers):
 
 
 @pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
+@pytest.mark.parametrize("drive", ["poisson", "current"])
+@pytest.mark.parametrize("receptors", [1, 2, 3])
+def test_networks_of_one_two_and_three_receptor_slots_spike_as_on_numpy(receptors, drive, monkeypatch):
+    """The numba engine steps one or two receptor slots in the membrane's loop, more in loops
+    of their own. On one thread a network of one block (slices of one step) whose input the
+    engine does not draw (a current) delivers each step's spikes as they come, here with
+    spike buffers that start with room for one step."""
+    from lifsim.engines import numba_engine
+
+    kinds = (Receptor("ampa", "exponential", 5.0), Receptor("d", "delta"), Receptor("gaba", "exponential", 10.0))
+    weights = {"ampa": 2.0, "d": 0.8, "gaba": -4.0}
+    population = Population("E", 400, lifsim.LIFParams(tau_m=20.0, u_thresh=20.0, tau_rest=2.0),
+                            kinds[:receptors], u_init=Uniform(0.0, 20.0))
+    config = lifsim.RunConfig(
+        populations=(population,),
+        stimuli=(lifsim.PoissonInput(6000.0, 2.0, receptor="ampa") if drive == "poisson"
+                 else lifsim.ConstantCurrent(np.linspace(15.0, 45.0, 400)),),
+        projections=tuple(Projection("E", "E", "fixed_indegree", kind.name, k=20, weight=weights[kind.name],
+                                     delay_ms=0.1 * (j + 1)) for j, kind in enumerate(kinds[:receptors])),
+        duration_ms=100.0, dt_ms=0.1, seed=4, record=lifsim.Record(("u", "i_syn"), neurons=[0, 7, 399]))
+    reference = lifsim.simulate(config.replace(engine="numpy"))
+    assert reference.spike_times_ms.size > 1000 and reference.synaptic_events > 20_000
+    monkeypatch.setattr(numba_engine, "INITIAL_SPIKES_PER_NEURON", 1)
+    assert_same(reference, lifsim.simulate(config.replace(engine="numba", threads=1)))
+    monkeypatch.setattr(numba_engine, "MIN_PARALLEL_SLICE", 0)
+    monkeypatch.setattr(numba_engine, "MIN_PARALLEL_DELIVERY", 0)
+    assert_same(reference, lifsim.simulate(config.replace(engine="numba", threads=2)))
+
+
+@pytest.mark.skipif("numba" not in ENGINES, reason="numba is not installed")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_slice_resumed_after_its_spike_buffers_grew_keeps_the_input_it_drew(threads, monkeypatch):
     """No refractory period and a strong drive: most neurons fire in most steps, so the blocks'
