@@ -39,7 +39,8 @@ def find_python(explicit: str | None) -> str:
         return explicit
     for version in ("3.13", "3.12"):
         found = shutil.which(f"python{version}")
-        if found:
+        # a pyenv shim is on the PATH even where that version is not selected, and then fails
+        if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
             return found
         pyenv = Path.home() / ".pyenv" / "versions"
         for candidate in sorted(pyenv.glob(f"{version}.*"), reverse=True):
