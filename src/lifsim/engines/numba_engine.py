@@ -313,8 +313,8 @@ def _receptors_and_neurons(method, u, ref, i_ext, c, flags, shown, i_syn, inject
     """`_receptors` then `_advance_neurons` in one loop, for a block of one or two receptor
     slots (the same operations in the same order): each neuron's receptor values and drive
     stay in registers, and the block's state is read and written once per step, not once
-    per receptor and again for the membrane (CUBA: 4,000 neurons, 2 slots, 0.9 µs a step
-    less here)."""
+    per receptor and again for the membrane (CUBA: 4,000 neurons, 2 slots, about 0.7 µs a
+    step less here)."""
     n = u.shape[0]
     x0 = i_syn[0, lo:lo + n]
     in0 = _row_view(injected, 0, 0, n)
@@ -755,7 +755,7 @@ def _run_chunk(method, block, u, ref, i_syn, current, events, dense, draws, draw
     One block on one thread (a short slice, such as CUBA's one step) runs the whole chunk
     in one call of `_run_block`, which delivers each step's spikes as they come: in the
     same order, and before any of them arrives (a delay is at least one step), but without
-    a call per slice, which would cost about as much as stepping 4,000 neurons.
+    a call per slice (about 0.8 µs a step here, a sixth of CUBA's step then).
     Returns the step reached: less than ``steps`` when a block's spike buffer filled up
     (grow the buffers and call again). Releases the GIL, so that the next chunk's input can
     be drawn meanwhile."""
