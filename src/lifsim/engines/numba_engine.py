@@ -343,20 +343,18 @@ def _receptors_and_neurons(method, u, ref, i_ext, c, flags, shown, i_syn, inject
 @njit(inline="always")
 def _collect(words, flags, lo, spike_neuron, count):
     """Append the flagged neurons to the block's spike buffer, in order; returns the new
-    count. The flags are read as 64-bit words, 64 at a time (a vectorised OR): most hold
-    no spike."""
-    n_words = words.shape[0]
-    for part in range(0, n_words, 64):
-        seen = np.uint64(0)
-        for w in range(part, min(part + 64, n_words)):
-            seen |= words[w]
-        if seen:
-            for w in range(part, min(part + 64, n_words)):
-                if words[w]:
-                    for i in range(8 * w, min(8 * w + 8, flags.shape[0])):
-                        if flags[i]:
-                            spike_neuron[count] = lo + i
-                            count += 1
+    count. The flags are read as 64-bit words: first all of them at once (a vectorised OR),
+    then, if any is set, one at a time."""
+    seen = np.uint64(0)
+    for w in range(words.shape[0]):
+        seen |= words[w]
+    if seen:
+        for w in range(words.shape[0]):
+            if words[w]:
+                for i in range(8 * w, min(8 * w + 8, flags.shape[0])):
+                    if flags[i]:
+                        spike_neuron[count] = lo + i
+                        count += 1
     return count
 
 
