@@ -382,7 +382,7 @@ def test_delivery_shares_cost_alike_where_rows_cost_as_well_as_synapses():
     from lifsim.engines.numba_engine import SEGMENT_COST, _shares
     from lifsim.network.connect import build
 
-    pops = (Population("E", 800, DELTA, (Receptor("d", "delta"),)), Population("I", 200, DELTA, (Receptor("d", "delta"),)))
+    pops = tuple(Population(name, size, DELTA, (Receptor("d", "delta"),)) for name, size in (("E", 800), ("I", 200)))
     projections = tuple(Projection(a, b, "fixed_indegree", k=k, weight=0.1, delay_ms=1.5)
                         for a, k in (("E", 400), ("I", 100)) for b in ("E", "I"))  # rows of 400 and 100
     config = lifsim.RunConfig(populations=pops, projections=projections, duration_ms=1.0, dt_ms=0.1)

@@ -678,9 +678,10 @@ def _prefetch_synapses(net, source, part, cuts, reach):
 @njit(inline="always")
 def _deliver_part(part, cuts, reach, net, pending, sources, bases, slots):
     """Deliver the spikes ``sources`` (sent at ring slots ``bases``, in order; or all at the
-    slot ``bases``) to the targets of share ``part`` (of ``cuts.shape[1] + 1``). A spike's rows lie anywhere in the tables,
-    so the CPU is told ahead where the next spikes' synapses are, in two stages (a row's
-    start must be read before its synapses can be asked for)."""
+    slot ``bases``) to the targets of share ``part`` (of ``cuts.shape[1] + 1``). A spike's
+    rows lie anywhere in the tables, so the CPU is told ahead where the next spikes'
+    synapses are, in two stages (a row's start must be read before its synapses can be
+    asked for)."""
     n = sources.shape[0]
     for i in range(n):
         if i + 2 * PREFETCH_SPIKES < n:
